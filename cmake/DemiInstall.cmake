@@ -1,0 +1,1 @@
+# Installation: headers, libraries, a CMake package and pkg-config files (filled in below).

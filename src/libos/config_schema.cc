@@ -1,0 +1,46 @@
+#include "libos/config_schema.h"
+
+namespace demi::config {
+
+namespace {
+// Keep sorted by section; docs/config.md is generated from this table (`demi-config --markdown`).
+constexpr KeySpec kSchema[] = {
+    // ---- libos
+    {"libos.log_level", Type::String, "info", INT64_MIN, INT64_MAX, "error|warn|info|debug|trace",
+     "Lowest level of log line written to stderr. $DEMI_LOG_LEVEL overrides it."},
+    {"libos.stall_warning_ms", Type::Int, "10", 0, 60000, "",
+     "Warn when the application stays out of the libOS longer than this while I/O is in flight "
+     "(timers then fire late and peers retransmit). 0 turns the warning off."},
+    {"libos.busy_poll", Type::Bool, "false", INT64_MIN, INT64_MAX, "",
+     "Spin in wait() even when every module could sleep in the kernel (lowest latency, one core "
+     "at 100%). Modules on a kernel-bypass device always spin."},
+    {"libos.max_queues", Type::Int, "65536", 16, 16777216, "", "Most queue descriptors open at once."},
+    {"libos.max_pending_ops", Type::Int, "1048576", 16, 16777215, "",
+     "Most operations (qtokens) not yet consumed at once; past it push/pop/accept answer ENOBUFS."},
+    // ---- posix
+    {"posix.recv_size", Type::Int, "65536", 1, 67108864, "",
+     "Largest number of bytes a pop on a kernel socket returns when the pop names no length."},
+    {"posix.listen_backlog_max", Type::Int, "4096", 1, 65535, "", "Upper bound applied to listen()'s backlog."},
+};
+}  // namespace
+
+std::span<const KeySpec> schema() { return kSchema; }
+
+const KeySpec* find_key(std::string_view key) {
+  for (const KeySpec& k : kSchema)
+    if (k.key == key) return &k;
+  return nullptr;
+}
+
+const char* type_name(Type t) {
+  switch (t) {
+    case Type::Int: return "integer";
+    case Type::Double: return "number";
+    case Type::Bool: return "boolean";
+    case Type::String: return "string";
+    case Type::StringList: return "list of strings";
+  }
+  return "?";
+}
+
+}  // namespace demi::config
