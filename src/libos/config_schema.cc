@@ -21,6 +21,7 @@ constexpr KeySpec kSchema[] = {
     {"posix.recv_size", Type::Int, "65536", 1, 67108864, "",
      "Largest number of bytes a pop on a kernel socket returns when the pop names no length."},
     {"posix.listen_backlog_max", Type::Int, "4096", 1, 65535, "", "Upper bound applied to listen()'s backlog."},
+    // ---- catnip (keys added by the Catnip module's author go here)
 };
 }  // namespace
 
