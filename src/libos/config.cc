@@ -129,14 +129,19 @@ int load_node(const YAML::Node& node, const std::string& path, std::map<std::str
       }
       std::string text;
       if (spec->type == Type::StringList && kv.second.IsSequence()) {
+        // Items are taken whole: an item may itself hold commas (a DPDK --vdev string does).
+        std::vector<std::string> items;
         for (const auto& item : kv.second) {
           if (!item.IsScalar()) {
             set_why(why, fmt::format("config: '{}' expects a list of strings ({})", key, where(item)));
             return EINVAL;
           }
-          text += item.as<std::string>() + ",";
+          items.push_back(item.as<std::string>());
         }
-      } else if (kv.second.IsScalar()) {
+        values[key] = std::move(items);
+        continue;
+      }
+      if (kv.second.IsScalar()) {
         text = kv.second.as<std::string>();
       } else {
         set_why(why, fmt::format("config: '{}' expects a {} ({})", key, config::type_name(spec->type), where(kv.first)));
@@ -230,6 +235,22 @@ int Config::set(std::string_view key, std::string_view value, std::string* why) 
   if (!spec) {
     set_why(why, fmt::format("config: unknown key '{}'", key));
     return EINVAL;
+  }
+  // A list may be given as a YAML flow sequence ("[a, 'b,c']") so that items can hold commas.
+  if (spec->type == Type::StringList && !value.empty() && value.front() == '[') {
+    std::string_view doc = value;
+    try {
+      YAML::Node seq = YAML::Load(std::string{doc});
+      if (seq.IsSequence()) {
+        std::vector<std::string> items;
+        for (const auto& item : seq) items.push_back(item.as<std::string>());
+        values_[std::string{key}] = std::move(items);
+        return 0;
+      }
+    } catch (const YAML::Exception& e) {
+      set_why(why, fmt::format("config: '{}' is not a valid list: {}", key, e.what()));
+      return EINVAL;
+    }
   }
   Value v;
   std::string err;

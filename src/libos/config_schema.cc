@@ -22,6 +22,20 @@ constexpr KeySpec kSchema[] = {
      "Largest number of bytes a pop on a kernel socket returns when the pop names no length."},
     {"posix.listen_backlog_max", Type::Int, "4096", 1, 65535, "", "Upper bound applied to listen()'s backlog."},
     // ---- catnip (keys added by the Catnip module's author go here)
+    // ---- dpdk
+    {"dpdk.eal_args", Type::StringList, "--no-pci,--no-huge,-m,512", INT64_MIN, INT64_MAX, "",
+     "Arguments for rte_eal_init (one list item per argument). demi adds `-l <core>` unless given, "
+     "and a unique `--file-prefix` so that two processes on one machine do not collide."},
+    {"dpdk.port", Type::String, "", INT64_MIN, INT64_MAX, "",
+     "The device, as an EAL --vdev string (`net_memif0,role=server,socket=/tmp/demi.sock,socket-abstract=no`) "
+     "or a PCI address (`0000:3b:00.0`, for a real NIC; drop --no-pci from eal_args)."},
+    {"dpdk.rx_descriptors", Type::Int, "1024", 64, 32768, "", "RX ring size."},
+    {"dpdk.tx_descriptors", Type::Int, "1024", 64, 32768, "", "TX ring size."},
+    {"dpdk.mbufs", Type::Int, "8191", 1023, 1048575, "", "Packet buffers in the port's mbuf pool."},
+    {"dpdk.mtu", Type::Int, "1500", 68, 9600, "", "IP MTU of the port (9000 for jumbo frames)."},
+    {"dpdk.link_wait_ms", Type::Int, "3000", 0, 60000, "",
+     "How long to wait for the link to come up before failing with a clear error; 0 = do not wait."},
+    {"dpdk.burst", Type::Int, "32", 1, 512, "", "Packets received or sent per burst."},
 };
 }  // namespace
 

@@ -1,0 +1,318 @@
+#include "runtime/dpdk/dpdk_port.h"
+
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "base/log.h"
+#include "runtime/dpdk/eal.h"
+
+namespace demi::runtime::dpdk {
+
+// What an external payload attachment needs to release its Block when DPDK is done with it.
+struct DpdkPort::ExtBuffer {
+  rte_mbuf_ext_shared_info shinfo;
+  mem::Block* block;
+  rte_mempool* pool;
+};
+
+namespace {
+
+constexpr uint16_t kPrivSize = RTE_ALIGN(sizeof(mem::Block), RTE_MBUF_PRIV_ALIGN);
+int pool_serial = 0;
+
+void ext_free(void* /*addr*/, void* opaque) {
+  auto* ext = static_cast<DpdkPort::ExtBuffer*>(opaque);
+  mem::block_unref(ext->block);
+  rte_mempool_put(ext->pool, ext);
+}
+
+std::string port_name_of(const std::string& spec) { return spec.substr(0, spec.find(',')); }
+
+}  // namespace
+
+Result<std::unique_ptr<DpdkPort>> DpdkPort::open(const Config& config) {
+  if (int rc = init_eal(config)) return Error{rc};
+  std::unique_ptr<DpdkPort> p{new DpdkPort};
+  if (int rc = p->setup(config)) return Error{rc};
+  return p;
+}
+
+int DpdkPort::setup(const Config& config) {
+  const std::string& spec = config.get_string("dpdk.port");
+  if (spec.empty()) {
+    DEMI_ERROR("dpdk", "no port configured: set dpdk.port (a --vdev string such as net_memif0,... or a PCI address)");
+    return EINVAL;
+  }
+  std::string name = port_name_of(spec);
+  if (rte_eth_dev_get_port_by_name(name.c_str(), &port_) != 0) {
+    DEMI_ERROR("dpdk", "port '{}' not found: is its PMD installed, and is the device given to the EAL?", name);
+    return ENODEV;
+  }
+  burst_ = static_cast<uint16_t>(config.get_int("dpdk.burst"));
+  auto mtu = static_cast<uint32_t>(config.get_int("dpdk.mtu"));
+
+  rte_eth_dev_info dev{};
+  if (int rc = rte_eth_dev_info_get(port_, &dev); rc != 0) {
+    DEMI_ERROR("dpdk", "rte_eth_dev_info_get({}): {}", name, rte_strerror(-rc));
+    return -rc;
+  }
+  info_.name = name;
+  info_.mtu = mtu;
+
+  int socket = rte_eth_dev_socket_id(port_);
+  if (socket < 0) socket = 0;
+  ++pool_serial;
+  std::string tag = std::to_string(getpid()) + "_" + std::to_string(port_) + "_" + std::to_string(pool_serial);
+  // Room for a whole frame after the standard headroom: frames never span mbufs on RX.
+  auto data_room = static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + mtu + 14 + 4 + 64);
+  auto mbufs = static_cast<unsigned>(config.get_int("dpdk.mbufs"));
+  pool_ = rte_pktmbuf_pool_create(("demi_pkt_" + tag).c_str(), mbufs, 256, kPrivSize, data_room, socket);
+  ext_pool_ = rte_pktmbuf_pool_create(("demi_ext_" + tag).c_str(), mbufs, 256, 0, 0, socket);
+  shinfo_pool_ = rte_mempool_create(("demi_shi_" + tag).c_str(), mbufs, sizeof(ExtBuffer), 256, 0, nullptr, nullptr,
+                                    nullptr, nullptr, socket, 0);
+  if (!pool_ || !ext_pool_ || !shinfo_pool_) {
+    DEMI_ERROR("dpdk", "cannot create mbuf pools of {} buffers: {} (give the EAL more memory: -m, or hugepages)",
+               mbufs, rte_strerror(rte_errno));
+    return ENOMEM;
+  }
+
+  rte_eth_conf conf{};
+  uint64_t want_rx = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM | RTE_ETH_RX_OFFLOAD_UDP_CKSUM;
+  uint64_t want_tx = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM;
+  conf.rxmode.offloads = dev.rx_offload_capa & want_rx;
+  tx_offloads_ = dev.tx_offload_capa & want_tx;
+  // Payloads are chained external buffers: a port that cannot send chains gets them copied.
+  tx_offloads_ |= dev.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  conf.txmode.offloads = tx_offloads_;
+  info_.rx_checksum = (conf.rxmode.offloads & want_rx) == want_rx;
+  info_.tx_ipv4_checksum = tx_offloads_ & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+  info_.tx_l4_checksum = (tx_offloads_ & (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM)) ==
+                         (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
+  conf.rxmode.mtu = mtu;
+
+  if (int rc = rte_eth_dev_configure(port_, 1, 1, &conf); rc != 0) {
+    DEMI_ERROR("dpdk", "rte_eth_dev_configure({}): {}", name, rte_strerror(-rc));
+    return -rc;
+  }
+  if (int rc = rte_eth_dev_set_mtu(port_, static_cast<uint16_t>(mtu)); rc != 0 && rc != -ENOTSUP) {
+    DEMI_ERROR("dpdk", "{}: MTU {} refused: {}", name, mtu, rte_strerror(-rc));
+    return -rc;
+  }
+  auto rxd = static_cast<uint16_t>(config.get_int("dpdk.rx_descriptors"));
+  auto txd = static_cast<uint16_t>(config.get_int("dpdk.tx_descriptors"));
+  rte_eth_dev_adjust_nb_rx_tx_desc(port_, &rxd, &txd);
+  rte_eth_rxconf rxconf = dev.default_rxconf;
+  rxconf.offloads = conf.rxmode.offloads;
+  rte_eth_txconf txconf = dev.default_txconf;
+  txconf.offloads = conf.txmode.offloads;
+  if (int rc = rte_eth_rx_queue_setup(port_, 0, rxd, static_cast<unsigned>(socket), &rxconf, pool_); rc != 0) {
+    DEMI_ERROR("dpdk", "{}: RX queue setup: {}", name, rte_strerror(-rc));
+    return -rc;
+  }
+  if (int rc = rte_eth_tx_queue_setup(port_, 0, txd, static_cast<unsigned>(socket), &txconf); rc != 0) {
+    DEMI_ERROR("dpdk", "{}: TX queue setup: {}", name, rte_strerror(-rc));
+    return -rc;
+  }
+  if (int rc = rte_eth_dev_start(port_); rc != 0) {
+    DEMI_ERROR("dpdk", "{}: start: {}", name, rte_strerror(-rc));
+    return -rc;
+  }
+  started_ = true;
+
+  rte_ether_addr mac{};
+  rte_eth_macaddr_get(port_, &mac);
+  std::memcpy(info_.mac.data(), mac.addr_bytes, 6);
+
+  // Wait for the link, bounded: a peer that never comes is a clear error, not a hang.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(config.get_int("dpdk.link_wait_ms"));
+  for (bool wait = config.get_int("dpdk.link_wait_ms") > 0; wait;) {
+    rte_eth_link link{};
+    rte_eth_link_get_nowait(port_, &link);
+    if (link.link_status == RTE_ETH_LINK_UP) {
+      DEMI_INFO("dpdk", "{} up: {} Mbit/s, MTU {}, rx csum offload {}, tx csum offload {}", name, link.link_speed, mtu,
+                info_.rx_checksum, info_.tx_l4_checksum);
+      break;
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      DEMI_ERROR("dpdk", "{}: link still down after dpdk.link_wait_ms = {} ms (is the peer running?)", name,
+                 config.get_int("dpdk.link_wait_ms"));
+      return ENETDOWN;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return 0;
+}
+
+DpdkPort::~DpdkPort() {
+  if (started_) {
+    rte_eth_dev_stop(port_);
+    rte_eth_dev_close(port_);
+  }
+  // Pools are left to rte_eal_cleanup: buffers the application still holds must stay valid.
+}
+
+unsigned DpdkPort::free_mbufs() const { return pool_ ? rte_mempool_avail_count(pool_) : 0; }
+
+mem::Block* DpdkPort::wrap(rte_mbuf* m) {
+  auto* b = static_cast<mem::Block*>(rte_mbuf_to_priv(m));
+  b->data = static_cast<std::byte*>(m->buf_addr);
+  b->capacity = m->buf_len;
+  b->refs = 1;
+  b->owner = this;
+  b->cookie = m;
+  return b;
+}
+
+void DpdkPort::release(mem::Block* b) noexcept {
+  auto* m = static_cast<rte_mbuf*>(b->cookie);
+  // Only the head segment is ours: chained payload segments belong to their transmissions.
+  m->next = nullptr;
+  m->nb_segs = 1;
+  rte_pktmbuf_free_seg(m);
+}
+
+std::size_t DpdkPort::receive(std::span<RxFrame> frames) {
+  rte_mbuf* burst[512];
+  auto want = static_cast<uint16_t>(std::min<std::size_t>({frames.size(), std::size_t{burst_}, std::size_t{512}}));
+  uint16_t n = rte_eth_rx_burst(port_, 0, burst, want);
+  std::size_t out = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = burst[i];
+    if (m->nb_segs != 1) {
+      // Frames larger than one mbuf do not happen with the data room sized from the MTU.
+      ++stats_.rx_dropped;
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    mem::Block* b = wrap(m);
+    RxFrame& f = frames[out++];
+    f.data = mem::BufRef::adopt(b, m->data_off, m->data_len);
+    f.flags = 0;
+    uint64_t ip = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+    uint64_t l4 = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+    if (ip == RTE_MBUF_F_RX_IP_CKSUM_GOOD) f.flags |= kRxIpChecksumGood;
+    if (ip == RTE_MBUF_F_RX_IP_CKSUM_BAD) f.flags |= kRxIpChecksumBad;
+    if (l4 == RTE_MBUF_F_RX_L4_CKSUM_GOOD) f.flags |= kRxL4ChecksumGood;
+    if (l4 == RTE_MBUF_F_RX_L4_CKSUM_BAD) f.flags |= kRxL4ChecksumBad;
+    ++stats_.rx_packets;
+    stats_.rx_bytes += m->data_len;
+  }
+  return out;
+}
+
+mem::BufRef DpdkPort::alloc_tx(std::size_t headroom) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (!m) return {};
+  mem::Block* b = wrap(m);
+  if (headroom > b->capacity) headroom = b->capacity;
+  return mem::BufRef::adopt(b, headroom, 0);
+}
+
+// Builds the mbuf chain for one frame; nullptr (counted) when buffers run out.
+rte_mbuf* DpdkPort::to_mbuf(const TxFrame& frame) {
+  rte_mbuf* head;
+  if (frame.head.block() && frame.head.block()->owner == this) {
+    head = static_cast<rte_mbuf*>(frame.head.block()->cookie);
+    rte_mbuf_refcnt_update(head, 1);  // the transmission's own reference
+  } else {
+    // A header built elsewhere: copy it into one of our mbufs.
+    head = rte_pktmbuf_alloc(pool_);
+    if (!head) return nullptr;
+    if (frame.head.size() > rte_pktmbuf_tailroom(head)) {
+      rte_pktmbuf_free(head);
+      return nullptr;
+    }
+    std::memcpy(rte_pktmbuf_mtod(head, void*), frame.head.data(), frame.head.size());
+  }
+  if (head->buf_addr == frame.head.block()->data) head->data_off = static_cast<uint16_t>(frame.head.offset());
+  head->data_len = static_cast<uint16_t>(frame.head.size());
+  head->pkt_len = head->data_len;
+  head->next = nullptr;
+  head->nb_segs = 1;
+  head->ol_flags = 0;
+
+  bool chain = tx_offloads_ & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  for (uint8_t i = 0; i < frame.payload_segments; ++i) {
+    const mem::BufRef& p = frame.payload[i];
+    if (p.size() == 0) continue;
+    if (!chain) {
+      // The PMD takes one segment only: copy the payload behind the header.
+      if (p.size() > rte_pktmbuf_tailroom(rte_pktmbuf_lastseg(head))) goto fail;
+      std::memcpy(rte_pktmbuf_append(head, static_cast<uint16_t>(p.size())), p.data(), p.size());
+      continue;
+    }
+    rte_mbuf* seg = rte_pktmbuf_alloc(ext_pool_);
+    void* obj = nullptr;
+    if (!seg || rte_mempool_get(shinfo_pool_, &obj) != 0) {
+      if (seg) rte_pktmbuf_free(seg);
+      goto fail;
+    }
+    auto* ext = static_cast<ExtBuffer*>(obj);
+    ext->block = p.block();
+    ext->pool = shinfo_pool_;
+    mem::block_ref(ext->block);
+    ext->shinfo.free_cb = ext_free;
+    ext->shinfo.fcb_opaque = ext;
+    rte_mbuf_ext_refcnt_set(&ext->shinfo, 1);
+    rte_iova_t iova = rte_mem_virt2iova(p.data());
+    if (iova == RTE_BAD_IOVA) iova = reinterpret_cast<rte_iova_t>(p.data());
+    rte_pktmbuf_attach_extbuf(seg, p.data(), iova, static_cast<uint16_t>(p.size()), &ext->shinfo);
+    seg->data_len = static_cast<uint16_t>(p.size());
+    seg->pkt_len = seg->data_len;
+    if (rte_pktmbuf_chain(head, seg) != 0) {
+      rte_pktmbuf_free(seg);
+      goto fail;
+    }
+  }
+  if (frame.offload_ip_checksum && info_.tx_ipv4_checksum) {
+    head->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+  } else if (frame.offload_l4_checksum) {
+    head->ol_flags |= RTE_MBUF_F_TX_IPV4;
+  }
+  if (frame.offload_l4_checksum && info_.tx_l4_checksum)
+    head->ol_flags |= frame.l4_protocol == 6 ? RTE_MBUF_F_TX_TCP_CKSUM : RTE_MBUF_F_TX_UDP_CKSUM;
+  head->l2_len = frame.l2_len;
+  head->l3_len = frame.l3_len;
+  head->l4_len = frame.l4_len;
+  return head;
+
+fail:
+  rte_pktmbuf_free(head);
+  return nullptr;
+}
+
+// Frames that cannot be turned into mbufs, or that the TX ring refuses, are dropped and
+// counted (TCP retransmits them); every frame given is consumed.
+std::size_t DpdkPort::transmit(std::span<TxFrame> frames) {
+  rte_mbuf* burst[512];
+  std::size_t i = 0;
+  while (i < frames.size()) {
+    uint16_t n = 0;
+    while (i < frames.size() && n < burst_ && n < 512) {
+      rte_mbuf* m = to_mbuf(frames[i++]);
+      if (m) burst[n++] = m;
+      else ++stats_.tx_dropped;
+    }
+    uint16_t sent = n ? rte_eth_tx_burst(port_, 0, burst, n) : 0;
+    for (uint16_t k = 0; k < sent; ++k) {
+      ++stats_.tx_packets;
+      stats_.tx_bytes += burst[k]->pkt_len;
+    }
+    for (uint16_t k = sent; k < n; ++k) {
+      ++stats_.tx_dropped;
+      rte_pktmbuf_free(burst[k]);  // drops the transmission's references only
+    }
+  }
+  return frames.size();
+}
+
+}  // namespace demi::runtime::dpdk

@@ -1,0 +1,62 @@
+// One DPDK ethdev port as a demi Device: RX/TX in bursts, zero copy in both directions.
+//
+// Memory: every received frame stays in its mbuf; the stack and then the application hold it as
+// a mem::Block that lives in the mbuf's private area, and freeing the last reference frees the
+// mbuf. To send, the header buffer is an mbuf from the same pool, and each payload segment
+// (application memory, or a received mbuf being echoed back) is attached to a small
+// header-only mbuf as an external buffer whose release callback drops a Block reference. The
+// mbuf reference count stands for "all of demi's references" plus one per transmission in
+// flight, so the application may free its Sga while the NIC still reads it.
+#pragma once
+
+#include <demi/config.h>
+#include <demi/result.h>
+
+#include <memory>
+#include <string>
+
+#include "runtime/device.h"
+
+struct rte_mempool;
+struct rte_mbuf;
+
+namespace demi::runtime::dpdk {
+
+class DpdkPort final : public Device, public mem::BlockOwner {
+ public:
+  // Initialises the EAL if needed, finds the port named by dpdk.port, configures it with the
+  // offloads it offers, starts it and waits for the link (dpdk.link_wait_ms).
+  static Result<std::unique_ptr<DpdkPort>> open(const Config& config);
+  ~DpdkPort() override;
+
+  const DeviceInfo& info() const override { return info_; }
+  std::size_t receive(std::span<RxFrame> frames) override;
+  std::size_t transmit(std::span<TxFrame> frames) override;
+  mem::BufRef alloc_tx(std::size_t headroom) override;
+  DeviceStats stats() const override { return stats_; }
+
+  void release(mem::Block* b) noexcept override;
+  uint16_t port_id() const { return port_; }
+  // mbufs of the packet pool not in use (for leak checks).
+  unsigned free_mbufs() const;
+
+  struct ExtBuffer;  // an external-buffer attachment in flight (see dpdk_port.cc)
+
+ private:
+  DpdkPort() = default;
+  int setup(const Config& config);
+  mem::Block* wrap(rte_mbuf* m);
+  rte_mbuf* to_mbuf(const TxFrame& frame);
+
+  uint16_t port_ = 0;
+  bool started_ = false;
+  DeviceInfo info_;
+  DeviceStats stats_;
+  rte_mempool* pool_ = nullptr;      // packet buffers (RX and TX headers)
+  rte_mempool* ext_pool_ = nullptr;  // header-only mbufs for external payload buffers
+  rte_mempool* shinfo_pool_ = nullptr;
+  uint64_t tx_offloads_ = 0;
+  uint16_t burst_ = 32;
+};
+
+}  // namespace demi::runtime::dpdk
