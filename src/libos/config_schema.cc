@@ -35,6 +35,12 @@ constexpr KeySpec kSchema[] = {
     {"dpdk.mtu", Type::Int, "1500", 68, 9600, "", "IP MTU of the port (9000 for jumbo frames)."},
     {"dpdk.link_wait_ms", Type::Int, "3000", 0, 60000, "",
      "How long to wait for the link to come up before failing with a clear error; 0 = do not wait."},
+    {"dpdk.memory_mb", Type::Int, "256", 1, 1048576, "",
+     "Size of the application-memory region every sgaalloc is served from (registered with DPDK, so "
+     "any buffer is sent without a copy). sgaalloc answers ENOMEM when it is exhausted."},
+    {"dpdk.memory_hugepages", Type::Bool, "true", INT64_MIN, INT64_MAX, "",
+     "Back the application region with 2 MiB hugepages when the machine has them (else ordinary pages, "
+     "with a warning)."},
     {"dpdk.burst", Type::Int, "32", 1, 512, "", "Packets received or sent per burst."},
 };
 }  // namespace
