@@ -22,6 +22,14 @@ constexpr KeySpec kSchema[] = {
      "Largest number of bytes a pop on a kernel socket returns when the pop names no length."},
     {"posix.listen_backlog_max", Type::Int, "4096", 1, 65535, "", "Upper bound applied to listen()'s backlog."},
     // ---- catnip (keys added by the Catnip module's author go here)
+    // ---- storage
+    {"storage.queue_depth", Type::Int, "256", 1, 32768, "", "Entries of the storage module's io_uring."},
+    {"storage.read_size", Type::Int, "65536", 1, 1073741824, "",
+     "Bytes a pop on a file reads when the pop names no length."},
+    {"storage.durable", Type::Bool, "false", INT64_MIN, INT64_MAX, "",
+     "Every push completes only once its data is on stable storage (RWF_DSYNC). Per file: open with O_DSYNC."},
+    {"storage.direct_alignment", Type::Int, "4096", 512, 1048576, "",
+     "Alignment O_DIRECT files need of buffers, lengths and offsets; misaligned pushes and pops answer EINVAL."},
     // ---- dpdk
     {"dpdk.eal_args", Type::StringList, "--no-pci,--no-huge,-m,512", INT64_MIN, INT64_MAX, "",
      "Arguments for rte_eal_init (one list item per argument). demi adds `-l <core>` unless given, "
