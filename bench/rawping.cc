@@ -1,0 +1,166 @@
+// demi-rawping: the transport's own limit. Two processes ping-pong bare Ethernet frames over a
+// DPDK port (net_memif by default) with no stack at all: the floor under every Catnip figure.
+//
+//   demi-rawping server --config F
+//   demi-rawping client --config F --size B --count N [--warmup W] [--json]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "runtime/dpdk/dpdk_port.h"
+
+using namespace demi;
+using namespace demi::runtime;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr uint8_t kEtherType[2] = {0x88, 0xb5};  // IEEE local experimental
+constexpr uint64_t kGoodbye = ~uint64_t{0};      // sequence number of the client's last frame
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: demi-rawping server --config F\n"
+               "       demi-rawping client --config F --size B --count N [--warmup W] [--json]\n");
+  return 2;
+}
+
+bool parse_u64(const char* s, uint64_t lo, uint64_t hi, uint64_t* out) {
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long v = std::strtoull(s, &end, 10);
+  if (!s[0] || *end || errno || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+double percentile(std::vector<double>& v, double p) {
+  if (v.empty()) return 0;
+  std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())));
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(i), v.end());
+  return v[i];
+}
+
+int serve(Device& port) {
+  RxFrame rx[32];
+  TxFrame tx[32];
+  for (;;) {
+    std::size_t n = port.receive(rx);
+    std::size_t k = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      std::byte* eth = rx[i].data.data();
+      if (rx[i].data.size() < 14 || std::memcmp(eth + 12, kEtherType, 2) != 0) continue;
+      uint64_t seq = 0;
+      if (rx[i].data.size() >= 22) std::memcpy(&seq, eth + 14, sizeof seq);
+      if (seq == kGoodbye) return 0;  // the client is done
+      // Swap the addresses and send the same buffer back: zero copy.
+      std::byte tmp[6];
+      std::memcpy(tmp, eth, 6);
+      std::memcpy(eth, eth + 6, 6);
+      std::memcpy(eth + 6, tmp, 6);
+      tx[k] = TxFrame{};
+      tx[k++].head = std::move(rx[i].data);
+    }
+    if (k) port.transmit(std::span<TxFrame>(tx, k));
+    for (std::size_t i = 0; i < n; ++i) rx[i].data.reset();
+  }
+}
+
+int ping(Device& port, uint64_t size, uint64_t count, uint64_t warmup, bool json) {
+  std::vector<double> rtts;
+  rtts.reserve(count);
+  RxFrame rx[32];
+  const auto& mac = port.info().mac;
+  uint64_t lost = 0;
+  Clock::time_point start{};
+  for (uint64_t i = 0; i < warmup + count; ++i) {
+    if (i == warmup) start = Clock::now();
+    TxFrame f;
+    f.head = port.alloc_tx(128);
+    if (!f.head) return std::fprintf(stderr, "rawping: out of mbufs\n"), 1;
+    f.head.set_length(size);
+    std::byte* eth = f.head.data();
+    std::memset(eth, 0xff, 6);
+    std::memcpy(eth + 6, mac.data(), 6);
+    std::memcpy(eth + 12, kEtherType, 2);
+    std::memcpy(eth + 14, &i, sizeof i);
+    TxFrame frames[1] = {std::move(f)};
+    auto t0 = Clock::now();
+    port.transmit(frames);
+    bool got = false;
+    while (!got) {
+      std::size_t n = port.receive(rx);
+      for (std::size_t k = 0; k < n; ++k) {
+        uint64_t seq = ~uint64_t{0};
+        if (rx[k].data.size() >= 22) std::memcpy(&seq, rx[k].data.data() + 14, sizeof seq);
+        if (rx[k].data.size() == size && seq == i) got = true;
+        rx[k].data.reset();
+      }
+      if (!got && Clock::now() - t0 > std::chrono::milliseconds(100)) {
+        ++lost;  // a lost frame (the peer went away or a ring overflowed): send the next one
+        break;
+      }
+    }
+    if (got && i >= warmup) rtts.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  TxFrame bye;
+  bye.head = port.alloc_tx(128);
+  bye.head.set_length(60);
+  std::memset(bye.head.data(), 0xff, 6);
+  std::memcpy(bye.head.data() + 6, mac.data(), 6);
+  std::memcpy(bye.head.data() + 12, kEtherType, 2);
+  std::memcpy(bye.head.data() + 14, &kGoodbye, sizeof kGoodbye);
+  TxFrame frames[1] = {std::move(bye)};
+  port.transmit(frames);
+  // Let the frame leave before the port closes (memif drops what is queued at disconnect).
+  auto until = Clock::now() + std::chrono::milliseconds(50);
+  while (Clock::now() < until) {
+    std::size_t n = port.receive(rx);
+    for (std::size_t k = 0; k < n; ++k) rx[k].data.reset();
+  }
+  std::size_t ok = rtts.size();
+  double p50 = percentile(rtts, 0.50), p99 = percentile(rtts, 0.99), p999 = percentile(rtts, 0.999);
+  double rate = static_cast<double>(ok) / secs;
+  if (json)
+    std::printf("{\"size\": %llu, \"count\": %zu, \"lost\": %llu, \"p50_us\": %.3f, \"p99_us\": %.3f, "
+                "\"p999_us\": %.3f, \"msgs_per_s\": %.0f}\n",
+                static_cast<unsigned long long>(size), ok, static_cast<unsigned long long>(lost), p50, p99, p999, rate);
+  else
+    std::printf("rawping %llu B x %zu: p50 %.2f us, p99 %.2f us, p99.9 %.2f us, %.0f msgs/s, %llu lost\n",
+                static_cast<unsigned long long>(size), ok, p50, p99, p999, rate, static_cast<unsigned long long>(lost));
+  return ok == count ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return usage();
+  std::string mode = argv[1];
+  uint64_t size = 64, count = 10000, warmup = 1000;
+  bool json = false;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") json = true;
+    else if (a == "--config" && i + 1 < argc) ++i;
+    else if (a == "--size" && i + 1 < argc) {
+      if (!parse_u64(argv[++i], 60, 9000, &size)) return usage();
+    } else if (a == "--count" && i + 1 < argc) {
+      if (!parse_u64(argv[++i], 1, 100000000, &count)) return usage();
+    } else if (a == "--warmup" && i + 1 < argc) {
+      if (!parse_u64(argv[++i], 0, 100000000, &warmup)) return usage();
+    } else return usage();
+  }
+  std::string why;
+  auto config = Config::from_args(argc, argv, &why);
+  if (!config) return std::fprintf(stderr, "%s\n", why.c_str()), 2;
+  auto port = dpdk::DpdkPort::open(*config);
+  if (!port) return std::fprintf(stderr, "rawping: cannot open the DPDK port: %s\n", std::strerror(port.error())), 1;
+  if (mode == "server") return serve(**port);
+  if (mode == "client") return ping(**port, size, count, warmup, json);
+  return usage();
+}
