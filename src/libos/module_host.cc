@@ -145,8 +145,9 @@ void ModuleHost::complete_accept(QToken qt, QueueId queue, const sockaddr_in& pe
     return;
   }
   Module* m = op->module;
-  if (!qds_.get(op->qd)) {
-    // The listener was closed while this connection was being accepted: nobody will own it.
+  if (op->dropped || !qds_.get(op->qd)) {
+    // Nobody will ever see this connection (the token was dropped, or the listener closed):
+    // close it in its module instead of leaving it open until the LibOS ends.
     m->close(queue);
     complete(qt, Opcode::Accept, ECANCELED, nullptr);
     return;
@@ -230,8 +231,20 @@ bool ModuleHost::idle(std::optional<sched::Instant> deadline) {
 int ModuleHost::take(QToken qt, QResult* out) {
   libos::Operation* op = qts_.find(qt);
   int ret = op->result.ret;
-  if (out) *out = op->result;
-  else if (op->result.opcode == Opcode::Pop) sgas_.free(op->result.sga);
+  if (out) {
+    *out = op->result;
+  } else if (op->result.opcode == Opcode::Pop) {
+    sgas_.free(op->result.sga);
+  } else if (op->result.opcode == Opcode::Accept) {
+    // A completed accept that was dropped: its connection has no owner; close it.
+    QDesc qd = op->result.accept.qd;
+    if (libos::Descriptor* d = qds_.get(qd)) {
+      Module* m = d->module;
+      QueueId q = d->queue;
+      qds_.close(qd);
+      m->close(q);
+    }
+  }
   qts_.release(qt);
   return ret;
 }
