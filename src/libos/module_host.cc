@@ -220,11 +220,16 @@ bool ModuleHost::idle(std::optional<sched::Instant> deadline) {
     tsp = &ts;
   }
   epoll_event ev[8];
-  int n = ::epoll_pwait2(epoll_fd_, ev, 8, tsp, nullptr);
-  if (n < 0 && errno == ENOSYS) {
-    int ms = tsp ? static_cast<int>((ts.tv_sec * 1000) + (ts.tv_nsec + 999999) / 1000000) : -1;
-    ::epoll_wait(epoll_fd_, ev, 8, ms);
+  // epoll_pwait2 (Linux 5.11) sleeps with nanosecond precision; where the kernel (or valgrind)
+  // does not know it, fall back to epoll_wait's milliseconds for good.
+  static bool have_pwait2 = true;
+  if (have_pwait2) {
+    int n = ::epoll_pwait2(epoll_fd_, ev, 8, tsp, nullptr);
+    if (n >= 0 || errno != ENOSYS) return true;
+    have_pwait2 = false;
   }
+  int ms = tsp ? static_cast<int>((ts.tv_sec * 1000) + (ts.tv_nsec + 999999) / 1000000) : -1;
+  ::epoll_wait(epoll_fd_, ev, 8, ms);
   return true;
 }
 

@@ -1,0 +1,600 @@
+/* demi-echo: an echo server and a checking client over the dmtr C API, and nothing else.
+ *
+ *   demi-echo server --libos L --proto tcp|udp --addr IP:PORT [--port-file F] [--max-conns N] [--config F]
+ *   demi-echo client --libos L --proto tcp|udp --addr IP:PORT --size B --count N [--conns C]
+ *                    [--random-sizes] [--seed S] [--json] [--timeout-ms T] [--config F]
+ *
+ * Scatter-gather ownership, which this program is careful about: every sga from dmtr_sgaalloc
+ * or a completed pop is freed exactly once with dmtr_sgafree; an sga handed to a push is freed
+ * only after that push completed. The server echoes a popped sga by pushing it back as it is. */
+#include <arpa/inet.h>
+#include <dmtr/libos.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define MAX_CONNS 1024
+#define MAX_MESSAGE (64u << 20)
+#define UDP_MAX 65507u
+
+typedef struct options {
+  int server;
+  int tcp;
+  struct sockaddr_in addr;
+  const char *port_file;
+  unsigned long max_conns;
+  unsigned long size;
+  unsigned long count;
+  unsigned long conns;
+  int random_sizes;
+  unsigned long seed;
+  int json;
+  unsigned long timeout_ms;
+} options_t;
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_signal(int sig) {
+  (void)sig;
+  g_stop = 1;
+}
+
+static int usage(void) {
+  fprintf(stderr,
+          "usage: demi-echo server --libos L --proto tcp|udp --addr IP:PORT [--port-file F] [--max-conns N]\n"
+          "       demi-echo client --libos L --proto tcp|udp --addr IP:PORT --size B --count N [--conns C]\n"
+          "                        [--random-sizes] [--seed S] [--json] [--timeout-ms T]\n"
+          "       (both take --config FILE)\n");
+  return 2;
+}
+
+static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out) {
+  char *end = NULL;
+  unsigned long long v;
+  if (!s || !*s || *s == '-') return 0;
+  errno = 0;
+  v = strtoull(s, &end, 10);
+  if (errno || *end || v < lo || v > hi) return 0;
+  *out = (unsigned long)v;
+  return 1;
+}
+
+static int parse_addr(const char *s, struct sockaddr_in *out) {
+  char host[64];
+  const char *colon = strrchr(s, ':');
+  unsigned long port;
+  size_t n;
+  if (!colon) return 0;
+  n = (size_t)(colon - s);
+  if (n == 0 || n >= sizeof host) return 0;
+  memcpy(host, s, n);
+  host[n] = '\0';
+  if (!parse_ulong(colon + 1, 0, 65535, &port)) return 0;
+  memset(out, 0, sizeof *out);
+  out->sin_family = AF_INET;
+  out->sin_port = htons((uint16_t)port);
+  return inet_pton(AF_INET, host, &out->sin_addr) == 1;
+}
+
+static int parse_options(int argc, char *argv[], options_t *o) {
+  int i, have_addr = 0, have_proto = 0;
+  memset(o, 0, sizeof *o);
+  o->size = 64;
+  o->count = 1000;
+  o->conns = 1;
+  o->seed = 1;
+  o->timeout_ms = 10000;
+  if (argc < 2) return 0;
+  if (strcmp(argv[1], "server") == 0) o->server = 1;
+  else if (strcmp(argv[1], "client") != 0) return 0;
+  for (i = 2; i < argc; ++i) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--random-sizes") == 0) o->random_sizes = 1;
+    else if (strcmp(a, "--json") == 0) o->json = 1;
+    else if (!v) return 0;
+    else if (strcmp(a, "--libos") == 0 || strcmp(a, "--config") == 0) ++i; /* read by dmtr_init */
+    else if (strcmp(a, "--proto") == 0) {
+      if (strcmp(v, "tcp") == 0) o->tcp = 1;
+      else if (strcmp(v, "udp") != 0) return 0;
+      have_proto = 1;
+      ++i;
+    } else if (strcmp(a, "--addr") == 0) {
+      if (!parse_addr(v, &o->addr)) return 0;
+      have_addr = 1;
+      ++i;
+    } else if (strcmp(a, "--port-file") == 0) {
+      o->port_file = v;
+      ++i;
+    } else if (strcmp(a, "--max-conns") == 0) {
+      if (!parse_ulong(v, 1, 100000000UL, &o->max_conns)) return 0;
+      ++i;
+    } else if (strcmp(a, "--size") == 0) {
+      if (!parse_ulong(v, 1, MAX_MESSAGE, &o->size)) return 0;
+      ++i;
+    } else if (strcmp(a, "--count") == 0) {
+      if (!parse_ulong(v, 1, 1000000000UL, &o->count)) return 0;
+      ++i;
+    } else if (strcmp(a, "--conns") == 0) {
+      if (!parse_ulong(v, 1, MAX_CONNS, &o->conns)) return 0;
+      ++i;
+    } else if (strcmp(a, "--seed") == 0) {
+      if (!parse_ulong(v, 0, 0xffffffffUL, &o->seed)) return 0;
+      ++i;
+    } else if (strcmp(a, "--timeout-ms") == 0) {
+      if (!parse_ulong(v, 1, 3600000UL, &o->timeout_ms)) return 0;
+      ++i;
+    } else return 0;
+  }
+  if (!have_addr || !have_proto) return 0;
+  if (!o->tcp && o->size > UDP_MAX) {
+    fprintf(stderr, "demi-echo: a UDP message is at most %u bytes\n", UDP_MAX);
+    return 0;
+  }
+  return 1;
+}
+
+/* ------------------------------------------------------------------ server */
+
+enum kind { K_ACCEPT, K_POP, K_PUSH };
+
+typedef struct pending {
+  dmtr_qtoken_t qt;
+  enum kind kind;
+  int qd;
+  dmtr_sgarray_t sga; /* K_PUSH: the sga to free once the push completed */
+} pending_t;
+
+typedef struct token_set {
+  pending_t *items;
+  dmtr_qtoken_t *qts;
+  int n;
+  int cap;
+} token_set_t;
+
+static int set_add(token_set_t *s, dmtr_qtoken_t qt, enum kind kind, int qd, const dmtr_sgarray_t *sga) {
+  if (s->n == s->cap) {
+    int cap = s->cap ? s->cap * 2 : 64;
+    pending_t *items = realloc(s->items, (size_t)cap * sizeof *items);
+    dmtr_qtoken_t *qts;
+    if (!items) return ENOMEM;
+    s->items = items;
+    qts = realloc(s->qts, (size_t)cap * sizeof *qts);
+    if (!qts) return ENOMEM;
+    s->qts = qts;
+    s->cap = cap;
+  }
+  memset(&s->items[s->n], 0, sizeof s->items[s->n]);
+  s->items[s->n].qt = qt;
+  s->items[s->n].kind = kind;
+  s->items[s->n].qd = qd;
+  if (sga) s->items[s->n].sga = *sga;
+  s->qts[s->n] = qt;
+  ++s->n;
+  return 0;
+}
+
+static void set_remove(token_set_t *s, int i) {
+  --s->n;
+  s->items[i] = s->items[s->n];
+  s->qts[i] = s->qts[s->n];
+}
+
+/* Consumes every pending operation on qd, which the caller has just closed: closing completes
+ * them (with ECANCELED if they had not finished), so each wait returns at once, and only then
+ * is a push's sga freed, when the LibOS no longer borrows it. */
+static void forget_queue(token_set_t *s, int qd) {
+  int i;
+  for (i = 0; i < s->n;) {
+    if (s->items[i].qd == qd) {
+      dmtr_qresult_t qr;
+      /* close() completed it with ECANCELED (or it had finished): consume it properly. */
+      int rc = dmtr_timedwait(&qr, s->items[i].qt, NULL);
+      if (rc == 0 && qr.qr_opcode == DMTR_OPC_POP) dmtr_sgafree(&qr.qr_value.sga);
+      if (s->items[i].kind == K_PUSH) dmtr_sgafree(&s->items[i].sga);
+      set_remove(s, i);
+    } else {
+      ++i;
+    }
+  }
+}
+
+static int write_port_file(const char *path, int qd) {
+  struct sockaddr_in a;
+  socklen_t len = sizeof a;
+  FILE *f;
+  if (dmtr_getsockname(qd, (struct sockaddr *)&a, &len) != 0) return EIO;
+  f = fopen(path, "w");
+  if (!f) return errno;
+  fprintf(f, "%u\n", (unsigned)ntohs(a.sin_port));
+  return fclose(f) == 0 ? 0 : EIO;
+}
+
+static int run_server(const options_t *o) {
+  token_set_t set = {NULL, NULL, 0, 0};
+  int lqd = -1, rc, status = 0;
+  unsigned long closed = 0;
+  dmtr_qtoken_t qt;
+  struct timespec tick = {0, 100 * 1000 * 1000};
+
+  if ((rc = dmtr_socket(&lqd, AF_INET, o->tcp ? SOCK_STREAM : SOCK_DGRAM, 0)) != 0) goto fail;
+  if (o->tcp) {
+    int one = 1;
+    dmtr_setsockopt(lqd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  }
+  if ((rc = dmtr_bind(lqd, (const struct sockaddr *)&o->addr, sizeof o->addr)) != 0) goto fail;
+  if (o->tcp) {
+    if ((rc = dmtr_listen(lqd, 1024)) != 0) goto fail;
+    if ((rc = dmtr_accept(&qt, lqd)) != 0 || (rc = set_add(&set, qt, K_ACCEPT, lqd, NULL)) != 0) goto fail;
+  } else {
+    if ((rc = dmtr_pop(&qt, lqd)) != 0 || (rc = set_add(&set, qt, K_POP, lqd, NULL)) != 0) goto fail;
+  }
+  if (o->port_file && (rc = write_port_file(o->port_file, lqd)) != 0) goto fail;
+
+  while (!g_stop && !(o->max_conns && closed >= o->max_conns)) {
+    dmtr_qresult_t qr;
+    int i = -1;
+    pending_t p;
+    rc = dmtr_timedwait_any(&qr, &i, set.qts, set.n, &tick);
+    if (rc == ETIMEDOUT) continue;
+    if (i < 0 || i >= set.n) {
+      fprintf(stderr, "demi-echo server: wait failed: %s\n", strerror(rc));
+      status = 1;
+      break;
+    }
+    p = set.items[i];
+    set_remove(&set, i);
+    switch (p.kind) {
+      case K_ACCEPT: {
+        if (rc != 0) {
+          fprintf(stderr, "demi-echo server: accept failed: %s\n", strerror(rc));
+          status = 1;
+          goto done;
+        }
+        {
+          /* Echo at once: with Nagle, a partial echo would wait for the client's delayed ACK. */
+          int one = 1;
+          dmtr_setsockopt(qr.qr_value.ares.qd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+        }
+        if (dmtr_accept(&qt, lqd) == 0) set_add(&set, qt, K_ACCEPT, lqd, NULL);
+        if (dmtr_pop(&qt, qr.qr_value.ares.qd) == 0) set_add(&set, qt, K_POP, qr.qr_value.ares.qd, NULL);
+        break;
+      }
+      case K_POP: {
+        size_t len = 0;
+        if (rc != 0) { /* reset or cancelled: the connection is over */
+          if (o->tcp) {
+            dmtr_close(p.qd);
+            forget_queue(&set, p.qd);
+            ++closed;
+          }
+          break;
+        }
+        dmtr_sgalen(&len, &qr.qr_value.sga);
+        if (len == 0) { /* end of stream: the client closed */
+          dmtr_sgafree(&qr.qr_value.sga);
+          dmtr_close(p.qd);
+          forget_queue(&set, p.qd);
+          ++closed;
+          break;
+        }
+        /* Echo the popped buffers as they are; free them when the push completed. */
+        if (o->tcp) rc = dmtr_push(&qt, p.qd, &qr.qr_value.sga);
+        else
+          rc = dmtr_pushto(&qt, p.qd, &qr.qr_value.sga, (const struct sockaddr *)&qr.qr_value.sga.sga_addr,
+                           sizeof qr.qr_value.sga.sga_addr);
+        if (rc != 0 || set_add(&set, qt, K_PUSH, p.qd, &qr.qr_value.sga) != 0) dmtr_sgafree(&qr.qr_value.sga);
+        if (!o->tcp) ++closed; /* a datagram counts as a "connection" for --max-conns */
+        if (dmtr_pop(&qt, p.qd) == 0) set_add(&set, qt, K_POP, p.qd, NULL);
+        break;
+      }
+      case K_PUSH:
+        dmtr_sgafree(&p.sga);
+        break;
+    }
+  }
+done:
+  /* Close every queue: pending operations complete with ECANCELED and are consumed. */
+  while (set.n > 0) {
+    int qd = set.items[0].qd;
+    dmtr_close(qd);
+    forget_queue(&set, qd);
+  }
+  free(set.items);
+  free(set.qts);
+  return status;
+fail:
+  fprintf(stderr, "demi-echo server: %s\n", strerror(rc));
+  free(set.items);
+  free(set.qts);
+  return 1;
+}
+
+/* ------------------------------------------------------------------ client */
+
+typedef struct conn {
+  int qd;
+  unsigned long next;     /* index of the message being exchanged */
+  size_t size;            /* its size */
+  uint8_t base;           /* its pattern */
+  size_t got;             /* bytes of its echo received so far */
+  struct timespec start;  /* when it was pushed */
+  dmtr_sgarray_t out;     /* the pushed sga (freed when its push completed) */
+  int push_pending;
+  int done;
+} conn_t;
+
+static uint64_t g_rng;
+static uint64_t next_random(void) {
+  g_rng ^= g_rng << 13;
+  g_rng ^= g_rng >> 7;
+  g_rng ^= g_rng << 17;
+  return g_rng;
+}
+
+/* Message `msg` on connection `c` carries pattern_byte(pattern_base(...), off) at offset off:
+ * echoes are checked against it, so a byte from another message or offset is caught. */
+static uint8_t pattern_base(unsigned long seed, unsigned long c, unsigned long msg) {
+  uint64_t x = (uint64_t)seed * 0x9e3779b97f4a7c15ULL ^ (uint64_t)c * 0xbf58476d1ce4e5b9ULL ^
+               (uint64_t)msg * 0x94d049bb133111ebULL;
+  return (uint8_t)(x >> 56);
+}
+static uint8_t pattern_byte(uint8_t base, size_t off) { return (uint8_t)(base + off * 131u + (off >> 8)); }
+
+static double elapsed_us(const struct timespec *a, const struct timespec *b) {
+  return (double)(b->tv_sec - a->tv_sec) * 1e6 + (double)(b->tv_nsec - a->tv_nsec) / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double percentile(const double *sorted, size_t n, double p) {
+  size_t i;
+  if (n == 0) return 0;
+  i = (size_t)(p * (double)n);
+  if (i >= n) i = n - 1;
+  return sorted[i];
+}
+
+/* Pushes message c->next of size c->size on c; 0 or an errno. */
+static int send_message(const options_t *o, conn_t *c, unsigned long ci, dmtr_qtoken_t *qt) {
+  size_t i;
+  uint8_t *p;
+  int rc = dmtr_sgaalloc(&c->out, c->size);
+  if (rc) return rc;
+  p = c->out.sga_segs[0].sgaseg_buf;
+  c->base = pattern_base(o->seed, ci, c->next);
+  for (i = 0; i < c->size; ++i) p[i] = pattern_byte(c->base, i);
+  clock_gettime(CLOCK_MONOTONIC, &c->start);
+  c->got = 0;
+  rc = o->tcp ? dmtr_push(qt, c->qd, &c->out)
+              : dmtr_pushto(qt, c->qd, &c->out, (const struct sockaddr *)&o->addr, sizeof o->addr);
+  if (rc) {
+    dmtr_sgafree(&c->out);
+    return rc;
+  }
+  c->push_pending = 1;
+  return 0;
+}
+
+static size_t pick_size(const options_t *o) {
+  if (!o->random_sizes) return o->size;
+  return (size_t)(next_random() % o->size) + 1;
+}
+
+static int run_client(const options_t *o) {
+  conn_t *conns = calloc(o->conns, sizeof *conns);
+  double *rtts = malloc(o->count * sizeof *rtts);
+  /* Two tokens per connection at most: its pop and its push. */
+  dmtr_qtoken_t *qts = malloc(2 * o->conns * sizeof *qts);
+  int *owner = malloc(2 * o->conns * sizeof *owner);
+  int *is_push = malloc(2 * o->conns * sizeof *is_push);
+  unsigned long sent = 0, done = 0, ci, retries = 0;
+  size_t nrtt = 0;
+  int n = 0, rc = 0, status = 0;
+  unsigned long long bytes = 0;
+  struct timespec t0, t1, timeout;
+  timeout.tv_sec = (time_t)(o->timeout_ms / 1000);
+  timeout.tv_nsec = (long)(o->timeout_ms % 1000) * 1000000L;
+  g_rng = o->seed * 2654435761u + 1;
+
+  if (!conns || !rtts || !qts || !owner || !is_push) {
+    fprintf(stderr, "demi-echo client: out of memory\n");
+    status = 1;
+    goto out;
+  }
+  for (ci = 0; ci < o->conns; ++ci) conns[ci].qd = -1;
+  /* Open every connection. */
+  for (ci = 0; ci < o->conns; ++ci) {
+    dmtr_qtoken_t qt;
+    dmtr_qresult_t qr;
+    if ((rc = dmtr_socket(&conns[ci].qd, AF_INET, o->tcp ? SOCK_STREAM : SOCK_DGRAM, 0)) != 0) goto fail;
+    if (o->tcp) {
+      int one = 1;
+      dmtr_setsockopt(conns[ci].qd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+      if ((rc = dmtr_connect(&qt, conns[ci].qd, (const struct sockaddr *)&o->addr, sizeof o->addr)) != 0) goto fail;
+      if ((rc = dmtr_timedwait(&qr, qt, &timeout)) != 0) goto fail;
+    }
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  /* Start one message per connection. */
+  for (ci = 0; ci < o->conns && sent < o->count; ++ci) {
+    dmtr_qtoken_t qt;
+    conns[ci].next = sent++;
+    conns[ci].size = pick_size(o);
+    if ((rc = send_message(o, &conns[ci], ci, &qt)) != 0) goto fail;
+    qts[n] = qt, owner[n] = (int)ci, is_push[n] = 1, ++n;
+    if ((rc = dmtr_pop(&qt, conns[ci].qd)) != 0) goto fail;
+    qts[n] = qt, owner[n] = (int)ci, is_push[n] = 0, ++n;
+  }
+  for (ci = sent; ci < o->conns; ++ci) conns[ci].done = 1;
+
+  while (done < o->count) {
+    dmtr_qresult_t qr;
+    int i = -1, push;
+    conn_t *c;
+    rc = dmtr_timedwait_any(&qr, &i, qts, n, &timeout);
+    if (rc == ETIMEDOUT) {
+      if (o->tcp) {
+        fprintf(stderr, "demi-echo client: no progress for %lu ms\n", o->timeout_ms);
+        status = 1;
+        goto out;
+      }
+      /* UDP: a datagram (or its echo) was lost: send the oldest outstanding message again. */
+      for (i = 0; i < n; ++i) {
+        c = &conns[owner[i]];
+        if (!is_push[i] && !c->push_pending && !c->done) {
+          dmtr_qtoken_t qt;
+          ++retries;
+          if ((rc = send_message(o, c, (unsigned long)owner[i], &qt)) != 0) goto fail;
+          qts[n] = qt, owner[n] = owner[i], is_push[n] = 1, ++n;
+          break;
+        }
+      }
+      continue;
+    }
+    if (i < 0 || i >= n) goto fail;
+    c = &conns[owner[i]];
+    ci = (unsigned long)owner[i];
+    push = is_push[i];
+    --n;
+    qts[i] = qts[n], owner[i] = owner[n], is_push[i] = is_push[n];
+    if (push) {
+      dmtr_sgafree(&c->out);
+      c->push_pending = 0;
+      if (rc != 0) goto fail;
+      continue;
+    }
+    if (rc != 0) goto fail;
+    {
+      const dmtr_sgarray_t *in = &qr.qr_value.sga;
+      uint32_t s;
+      size_t len = 0;
+      int stale = 0;
+      dmtr_sgalen(&len, in);
+      if (len == 0) {
+        fprintf(stderr, "demi-echo client: the server closed connection %lu\n", ci);
+        dmtr_sgafree(&qr.qr_value.sga);
+        status = 1;
+        goto out;
+      }
+      if (!o->tcp && len != c->size) stale = 1; /* an echo of a message we already gave up on */
+      for (s = 0; s < in->sga_numsegs && !stale; ++s) {
+        const uint8_t *p = in->sga_segs[s].sgaseg_buf;
+        uint32_t k;
+        if (c->got + in->sga_segs[s].sgaseg_len > c->size) {
+          fprintf(stderr, "demi-echo client: connection %lu got %zu bytes more than it sent\n", ci,
+                  c->got + in->sga_segs[s].sgaseg_len - c->size);
+          dmtr_sgafree(&qr.qr_value.sga);
+          status = 1;
+          goto out;
+        }
+        for (k = 0; k < in->sga_segs[s].sgaseg_len; ++k) {
+          if (p[k] != pattern_byte(c->base, c->got + k)) {
+            if (!o->tcp) {
+              stale = 1;
+              break;
+            }
+            fprintf(stderr, "demi-echo client: connection %lu message %lu byte %zu is wrong\n", ci, c->next,
+                    c->got + k);
+            dmtr_sgafree(&qr.qr_value.sga);
+            status = 1;
+            goto out;
+          }
+        }
+        if (!stale) c->got += in->sga_segs[s].sgaseg_len;
+      }
+      dmtr_sgafree(&qr.qr_value.sga);
+      if (stale) c->got = 0;
+    }
+    if (c->got == c->size) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      if (nrtt < o->count) rtts[nrtt++] = elapsed_us(&c->start, &now);
+      bytes += c->size;
+      ++done;
+      if (sent < o->count && !c->push_pending) {
+        dmtr_qtoken_t qt;
+        c->next = sent++;
+        c->size = pick_size(o);
+        if ((rc = send_message(o, c, ci, &qt)) != 0) goto fail;
+        qts[n] = qt, owner[n] = (int)ci, is_push[n] = 1, ++n;
+      } else if (sent >= o->count) {
+        c->done = 1;
+        continue; /* no new pop: this connection is finished */
+      }
+    }
+    {
+      dmtr_qtoken_t qt;
+      if ((rc = dmtr_pop(&qt, c->qd)) != 0) goto fail;
+      qts[n] = qt, owner[n] = (int)ci, is_push[n] = 0, ++n;
+    }
+  }
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  {
+    double secs = elapsed_us(&t0, &t1) / 1e6;
+    qsort(rtts, nrtt, sizeof *rtts, cmp_double);
+    if (o->json)
+      printf("{\"proto\": \"%s\", \"size\": %lu, \"random_sizes\": %s, \"count\": %lu, \"conns\": %lu, "
+             "\"bytes\": %llu, \"p50_us\": %.3f, \"p99_us\": %.3f, \"p999_us\": %.3f, \"msgs_per_s\": %.1f, "
+             "\"retries\": %lu, \"seconds\": %.3f}\n",
+             o->tcp ? "tcp" : "udp", o->size, o->random_sizes ? "true" : "false", o->count, o->conns, bytes,
+             percentile(rtts, nrtt, 0.50), percentile(rtts, nrtt, 0.99), percentile(rtts, nrtt, 0.999),
+             (double)done / secs, retries, secs);
+    else
+      printf("demi-echo %s: %lu messages (%llu bytes) over %lu connection(s), every byte checked\n"
+             "  RTT p50 %.2f us  p99 %.2f us  p99.9 %.2f us  |  %.0f msgs/s  |  %lu retries\n",
+             o->tcp ? "tcp" : "udp", done, bytes, o->conns, percentile(rtts, nrtt, 0.50),
+             percentile(rtts, nrtt, 0.99), percentile(rtts, nrtt, 0.999), (double)done / secs, retries);
+  }
+  goto out;
+fail:
+  fprintf(stderr, "demi-echo client: %s\n", strerror(rc));
+  status = 1;
+out:
+  /* Closing cancels what is still pending; consume those tokens and free what they hold. */
+  if (conns) {
+    for (ci = 0; ci < o->conns; ++ci)
+      if (conns[ci].qd >= 0) dmtr_close(conns[ci].qd);
+    while (n > 0) {
+      dmtr_qresult_t qr;
+      --n;
+      if (dmtr_wait(&qr, qts[n]) == 0 && qr.qr_opcode == DMTR_OPC_POP) dmtr_sgafree(&qr.qr_value.sga);
+      if (is_push[n] && conns[owner[n]].push_pending) {
+        dmtr_sgafree(&conns[owner[n]].out);
+        conns[owner[n]].push_pending = 0;
+      }
+    }
+  }
+  free(conns);
+  free(rtts);
+  free(qts);
+  free(owner);
+  free(is_push);
+  return status;
+}
+
+int main(int argc, char *argv[]) {
+  options_t o;
+  int rc;
+  struct sigaction sa;
+  if (!parse_options(argc, argv, &o)) return usage();
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  if ((rc = dmtr_init(argc, argv)) != 0) {
+    fprintf(stderr, "demi-echo: dmtr_init: %s\n", strerror(rc));
+    return 1;
+  }
+  return o.server ? run_server(&o) : run_client(&o);
+}
