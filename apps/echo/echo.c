@@ -327,6 +327,7 @@ typedef struct conn {
   struct timespec start;  /* when it was pushed */
   dmtr_sgarray_t out;     /* the pushed sga (freed when its push completed) */
   int push_pending;
+  int echoed; /* the whole echo of message `next` came back */
   int done;
 } conn_t;
 
@@ -388,6 +389,25 @@ static int send_message(const options_t *o, conn_t *c, unsigned long ci, dmtr_qt
 static size_t pick_size(const options_t *o) {
   if (!o->random_sizes) return o->size;
   return (size_t)(next_random() % o->size) + 1;
+}
+
+/* Moves connection c on once its message was both echoed and fully pushed: sends the next
+ * message, or marks the connection done when every message has been sent. */
+static int advance(const options_t *o, conn_t *c, unsigned long ci, unsigned long *sent, dmtr_qtoken_t *qts,
+                   int *owner, int *is_push, int *n) {
+  dmtr_qtoken_t qt;
+  int rc;
+  if (c->push_pending || !c->echoed) return 0;
+  if (*sent >= o->count) {
+    c->done = 1;
+    return 0;
+  }
+  c->next = (*sent)++;
+  c->size = pick_size(o);
+  c->echoed = 0;
+  if ((rc = send_message(o, c, ci, &qt)) != 0) return rc;
+  qts[*n] = qt, owner[*n] = (int)ci, is_push[*n] = 1, ++*n;
+  return 0;
 }
 
 static int run_client(const options_t *o) {
@@ -471,6 +491,8 @@ static int run_client(const options_t *o) {
       dmtr_sgafree(&c->out);
       c->push_pending = 0;
       if (rc != 0) goto fail;
+      /* The echo may have come back before we saw the push complete. */
+      if ((rc = advance(o, c, ci, &sent, qts, owner, is_push, &n)) != 0) goto fail;
       continue;
     }
     if (rc != 0) goto fail;
@@ -515,23 +537,16 @@ static int run_client(const options_t *o) {
       dmtr_sgafree(&qr.qr_value.sga);
       if (stale) c->got = 0;
     }
-    if (c->got == c->size) {
+    if (c->got == c->size && !c->echoed) {
       struct timespec now;
       clock_gettime(CLOCK_MONOTONIC, &now);
       if (nrtt < o->count) rtts[nrtt++] = elapsed_us(&c->start, &now);
       bytes += c->size;
       ++done;
-      if (sent < o->count && !c->push_pending) {
-        dmtr_qtoken_t qt;
-        c->next = sent++;
-        c->size = pick_size(o);
-        if ((rc = send_message(o, c, ci, &qt)) != 0) goto fail;
-        qts[n] = qt, owner[n] = (int)ci, is_push[n] = 1, ++n;
-      } else if (sent >= o->count) {
-        c->done = 1;
-        continue; /* no new pop: this connection is finished */
-      }
+      c->echoed = 1;
+      if ((rc = advance(o, c, ci, &sent, qts, owner, is_push, &n)) != 0) goto fail;
     }
+    if (c->done) continue; /* no new pop: this connection is finished */
     {
       dmtr_qtoken_t qt;
       if ((rc = dmtr_pop(&qt, c->qd)) != 0) goto fail;
