@@ -12,6 +12,10 @@
 extern "C" {
 #endif
 
+/* Declared at file scope so that the header also works in strict C99, where <time.h> leaves
+ * struct timespec (POSIX) undefined. */
+struct timespec;
+
 /* Creates the process's LibOS from --config FILE / $DEMI_CONFIG and installs the module named
  * by --libos NAME / $DEMI_LIBOS (default posix) and the storage module. */
 int dmtr_init(int argc, char *argv[]);
