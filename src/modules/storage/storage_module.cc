@@ -193,6 +193,8 @@ int StorageModule::push(QueueId q, const Sga& sga, Completion done) {
     return rc;
   }
   if (!f->append) f->offset += static_cast<off_t>(sga.length());
+  // Counted now, not when the coroutine first runs: a close() in between must not free the file.
+  ++f->inflight;
   host_->scheduler().spawn(push_op(*f, sga, offset, f->issued++, done));
   return 0;
 }
@@ -207,12 +209,12 @@ int StorageModule::pop(QueueId q, std::size_t max_len, Completion done) {
     return EINVAL;
   }
   f->offset += static_cast<off_t>(len);
+  ++f->inflight;  // see push()
   host_->scheduler().spawn(pop_op(*f, len, offset, f->issued++, done));
   return 0;
 }
 
 sched::Task StorageModule::push_op(File& f, Sga sga, off_t offset, uint64_t seq, Completion done) {
-  ++f.inflight;
   // Hold the application's blocks while the kernel reads them (freeing early stays safe).
   std::array<mem::BufRef, kSgaMaxSegments> hold;
   if (const auto* segs = host_->sgas().segments(sga))
@@ -270,7 +272,6 @@ sched::Task StorageModule::push_op(File& f, Sga sga, off_t offset, uint64_t seq,
 }
 
 sched::Task StorageModule::pop_op(File& f, std::size_t len, off_t offset, uint64_t seq, Completion done) {
-  ++f.inflight;
   mem::Block* b = host_->allocator().allocate(len);
   int err = 0;
   std::size_t got = 0;
