@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -197,6 +198,12 @@ Result<Config> Config::from_string(std::string_view yaml, std::string* why) {
 }
 
 Result<Config> Config::from_file(const std::string& path, std::string* why) {
+  // A directory opens as a stream that reads nothing: say so instead of taking the defaults.
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    set_why(why, fmt::format("config: cannot read '{}': {}", path, std::strerror(EISDIR)));
+    return Error{EISDIR};
+  }
   std::ifstream in(path);
   if (!in) {
     int err = errno ? errno : ENOENT;

@@ -187,9 +187,6 @@ int LibOS::sgafree(const Sga& sga) {
   return rc;
 }
 
-bool LibOS::poll_once() {
-  bool progress = host_->step();
-  return progress;
-}
+bool LibOS::poll_once() { return host_->poll(); }
 
 }  // namespace demi

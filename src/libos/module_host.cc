@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -191,6 +192,20 @@ void ModuleHost::leave() {
   if (--depth_ == 0) last_exit_ = clock_->now();
 }
 
+void ModuleHost::io_starting() {
+  // A stall is time away from the libOS while I/O is in flight. Time spent idle before this
+  // operation (nothing in flight, or the libOS never entered yet) does not count.
+  if (depth_ > 0) return;
+  if (!last_exit_ || (qts_.live() == 0 && sched_->armed_timers() == 0)) last_exit_ = clock_->now();
+}
+
+bool ModuleHost::poll() {
+  enter();
+  bool progress = step();
+  leave();
+  return progress;
+}
+
 bool ModuleHost::step() {
   bool progress = false;
   for (const auto& m : modules_) progress |= m->poll();
@@ -272,6 +287,7 @@ int ModuleHost::wait_any(std::span<const QToken> qts, QResult* out, std::size_t*
   std::optional<sched::Instant> deadline;
   if (timeout) deadline = clock_->now() + *timeout;
   int rc = ETIMEDOUT;
+  bool polled = false;  // a zero timeout still polls once
   for (;;) {
     bool found = false;
     for (std::size_t i = 0; i < qts.size(); ++i) {
@@ -283,10 +299,11 @@ int ModuleHost::wait_any(std::span<const QToken> qts, QResult* out, std::size_t*
       }
     }
     if (found) break;
-    if (deadline && clock_->now() >= *deadline) {
+    if (polled && deadline && clock_->now() >= *deadline) {
       if (out) *out = QResult{};
       break;
     }
+    polled = true;
     if (!step() && !idle(deadline)) {
       DEMI_ERROR("libos", "wait: nothing can complete the token(s) on this virtual clock");
       if (out) *out = QResult{};
@@ -303,9 +320,12 @@ int ModuleHost::wait_all(std::span<const QToken> qts, std::span<QResult> out, Ti
     ++counters_.bad_argument;
     return EINVAL;
   }
-  for (QToken qt : qts) {
-    libos::Operation* op = qts_.find(qt);
-    if (!op || op->dropped) {
+  for (std::size_t i = 0; i < qts.size(); ++i) {
+    libos::Operation* op = qts_.find(qts[i]);
+    // A token given twice would be consumed by its first mention and unknown at its second.
+    bool repeated = std::find(qts.begin(), qts.begin() + static_cast<std::ptrdiff_t>(i), qts[i]) !=
+                    qts.begin() + static_cast<std::ptrdiff_t>(i);
+    if (!op || op->dropped || repeated) {
       ++counters_.bad_qtoken;
       return EINVAL;
     }
@@ -314,6 +334,7 @@ int ModuleHost::wait_all(std::span<const QToken> qts, std::span<QResult> out, Ti
   std::optional<sched::Instant> deadline;
   if (timeout) deadline = clock_->now() + *timeout;
   int rc = 0;
+  bool polled = false;  // a zero timeout still polls once
   for (;;) {
     bool all = true;
     for (QToken qt : qts) all = all && qts_.find(qt)->done;
@@ -324,10 +345,11 @@ int ModuleHost::wait_all(std::span<const QToken> qts, std::span<QResult> out, Ti
       }
       break;
     }
-    if (deadline && clock_->now() >= *deadline) {
+    if (polled && deadline && clock_->now() >= *deadline) {
       rc = ETIMEDOUT;  // nothing consumed: every token stays valid
       break;
     }
+    polled = true;
     if (!step() && !idle(deadline)) {
       rc = EDEADLK;
       break;

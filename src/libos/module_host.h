@@ -72,6 +72,7 @@ class ModuleHost {
   Result<QToken> start(QDesc qd, Opcode op, const char* call, Begin&& begin) {
     libos::Descriptor* d = descriptor(qd, call);
     if (!d) return Error{EBADF};
+    io_starting();
     QToken qt = qts_.create(qd, op);
     if (qt == 0) return too_many_ops(call);
     qts_.find(qt)->module = d->module;
@@ -86,12 +87,14 @@ class ModuleHost {
   int wait_all(std::span<const QToken> qts, std::span<QResult> out, Timeout timeout);
   int drop(QToken qt);
   bool step();  // one pass: poll modules, run timers and ready coroutines
+  bool poll();  // step() as an entry into the libOS (LibOS::poll_once), seen by the stall watchdog
 
  private:
   Error too_many_ops(const char* call);
   void withdraw(QToken qt);
   void enter();
   void leave();
+  void io_starting();
   bool idle(std::optional<sched::Instant> deadline);
   int take(QToken qt, QResult* out);
 

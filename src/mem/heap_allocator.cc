@@ -1,3 +1,4 @@
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 
@@ -8,9 +9,18 @@ namespace demi::mem {
 namespace {
 constexpr std::size_t kAlign = 64;
 constexpr std::size_t kHeader = (sizeof(Block) + kAlign - 1) / kAlign * kAlign;
+// No machine this runs on maps a terabyte in one block; larger requests are bugs (a negative
+// length cast to size_t, a wrapped sum) and fail here rather than in the C library.
+constexpr std::size_t kMaxBlock = std::size_t{1} << 40;
 }  // namespace
 
 Block* HeapAllocator::allocate(std::size_t size) {
+  // The header and the rounding must not wrap around: that would give a small block claiming a
+  // huge capacity.
+  if (size > kMaxBlock) {
+    ++stats_.failures;
+    return nullptr;
+  }
   std::size_t want = kHeader + (size == 0 ? 1 : size);
   want = (want + kAlign - 1) / kAlign * kAlign;
   void* raw = std::aligned_alloc(kAlign, want);

@@ -124,16 +124,20 @@ void Scheduler::make_ready(std::coroutine_handle<> h) {
 bool Scheduler::run_once() {
   bool ran = false;
   Instant t = now();
-  while (!heap_.empty() && heap_.front()->deadline_ <= t) {
+  // Fire only timers armed before this run: one that a callback arms for a time already due
+  // fires at the next run, so a timer re-armed for "now" cannot keep this loop busy forever.
+  const uint64_t armed_before = timer_seq_;
+  while (!heap_.empty() && heap_.front()->deadline_ <= t && heap_.front()->seq_ <= armed_before) {
     Timer* timer = heap_.front();
     heap_remove(0);
     ran = true;
     timer->on_fire_();
   }
   // Resume only what is ready now; what these make ready runs on the next call, so a pair of
-  // coroutines that wake each other cannot starve device polling.
-  std::size_t end = ready_tail_;
-  while (ready_head_ != end) {
+  // coroutines that wake each other cannot starve device polling. Counted, not compared with
+  // the tail's index: make_ready may grow the ring, which renumbers its slots.
+  std::size_t n = (ready_tail_ + ready_.size() - ready_head_) % ready_.size();
+  for (; n > 0; --n) {
     std::coroutine_handle<> h = ready_[ready_head_];
     ready_head_ = (ready_head_ + 1) % ready_.size();
     ran = true;
