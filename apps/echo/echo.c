@@ -23,6 +23,7 @@
 #define MAX_CONNS 1024
 #define MAX_MESSAGE (64u << 20)
 #define UDP_MAX 65507u
+#define MAX_QUIET_RETRIES 20 /* UDP: consecutive timeouts before the client gives up */
 
 typedef struct options {
   int server;
@@ -205,6 +206,22 @@ static void forget_queue(token_set_t *s, int qd) {
   }
 }
 
+/* Starts the next pop on qd; 0 or an errno. */
+static int repop(token_set_t *s, int qd) {
+  dmtr_qtoken_t qt;
+  int rc = dmtr_pop(&qt, qd);
+  if (rc != 0) return rc;
+  if ((rc = set_add(s, qt, K_POP, qd, NULL)) != 0) dmtr_drop(qt);
+  return rc;
+}
+
+/* Ends one client's connection. */
+static void server_close(token_set_t *s, int qd, unsigned long *closed) {
+  dmtr_close(qd);
+  forget_queue(s, qd);
+  ++*closed;
+}
+
 static int write_port_file(const char *path, int qd) {
   struct sockaddr_in a;
   socklen_t len = sizeof a;
@@ -262,40 +279,58 @@ static int run_server(const options_t *o) {
           int one = 1;
           dmtr_setsockopt(qr.qr_value.ares.qd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
         }
-        if (dmtr_accept(&qt, lqd) == 0) set_add(&set, qt, K_ACCEPT, lqd, NULL);
-        if (dmtr_pop(&qt, qr.qr_value.ares.qd) == 0) set_add(&set, qt, K_POP, qr.qr_value.ares.qd, NULL);
+        if ((rc = dmtr_accept(&qt, lqd)) != 0 || (rc = set_add(&set, qt, K_ACCEPT, lqd, NULL)) != 0) {
+          dmtr_close(qr.qr_value.ares.qd);
+          goto fail_rc;
+        }
+        if (repop(&set, qr.qr_value.ares.qd) != 0) server_close(&set, qr.qr_value.ares.qd, &closed);
         break;
       }
       case K_POP: {
         size_t len = 0;
-        if (rc != 0) { /* reset or cancelled: the connection is over */
-          if (o->tcp) {
-            dmtr_close(p.qd);
-            forget_queue(&set, p.qd);
-            ++closed;
+        if (rc != 0) {
+          if (o->tcp) { /* reset or cancelled: the connection is over */
+            server_close(&set, p.qd, &closed);
+          } else {   /* UDP: an error (an ICMP report) ends no "connection": keep serving */
+            fprintf(stderr, "demi-echo server: pop failed: %s\n", strerror(rc));
+            if ((rc = repop(&set, p.qd)) != 0) goto fail_rc;
           }
           break;
         }
         dmtr_sgalen(&len, &qr.qr_value.sga);
         if (len == 0) { /* end of stream: the client closed */
           dmtr_sgafree(&qr.qr_value.sga);
-          dmtr_close(p.qd);
-          forget_queue(&set, p.qd);
-          ++closed;
+          server_close(&set, p.qd, &closed);
           break;
         }
-        /* Echo the popped buffers as they are; free them when the push completed. */
+        /* Echo the popped buffers as they are; free them when the push completed. The next pop
+         * is started only then, so that a client that sends without reading makes the server
+         * hold one receive's worth per connection, not an unbounded backlog. */
         if (o->tcp) rc = dmtr_push(&qt, p.qd, &qr.qr_value.sga);
         else
           rc = dmtr_pushto(&qt, p.qd, &qr.qr_value.sga, (const struct sockaddr *)&qr.qr_value.sga.sga_addr,
                            sizeof qr.qr_value.sga.sga_addr);
-        if (rc != 0 || set_add(&set, qt, K_PUSH, p.qd, &qr.qr_value.sga) != 0) dmtr_sgafree(&qr.qr_value.sga);
         if (!o->tcp) ++closed; /* a datagram counts as a "connection" for --max-conns */
-        if (dmtr_pop(&qt, p.qd) == 0) set_add(&set, qt, K_POP, p.qd, NULL);
+        if (rc == 0) {
+          if ((rc = set_add(&set, qt, K_PUSH, p.qd, &qr.qr_value.sga)) != 0) goto fail_rc; /* out of memory */
+          break;
+        }
+        dmtr_sgafree(&qr.qr_value.sga); /* the push never started: the sga is ours again */
+        if (o->tcp) {
+          fprintf(stderr, "demi-echo server: push failed: %s; closing the connection\n", strerror(rc));
+          server_close(&set, p.qd, &closed);
+        } else if ((rc = repop(&set, p.qd)) != 0) {
+          goto fail_rc;
+        }
         break;
       }
       case K_PUSH:
         dmtr_sgafree(&p.sga);
+        if (rc != 0 && o->tcp) { /* reset or cancelled: the connection is over */
+          server_close(&set, p.qd, &closed);
+        } else if ((rc = repop(&set, p.qd)) != 0) {
+          goto fail_rc;
+        }
         break;
     }
   }
@@ -309,8 +344,14 @@ done:
   free(set.items);
   free(set.qts);
   return status;
+fail_rc:
+  fprintf(stderr, "demi-echo server: %s\n", strerror(rc));
+  status = 1;
+  goto done;
 fail:
   fprintf(stderr, "demi-echo server: %s\n", strerror(rc));
+  if (lqd >= 0) dmtr_close(lqd);
+  forget_queue(&set, lqd);
   free(set.items);
   free(set.qts);
   return 1;
@@ -322,7 +363,7 @@ typedef struct conn {
   int qd;
   unsigned long next;     /* index of the message being exchanged */
   size_t size;            /* its size */
-  uint8_t base;           /* its pattern */
+  uint64_t key;           /* its pattern */
   size_t got;             /* bytes of its echo received so far */
   struct timespec start;  /* when it was pushed */
   dmtr_sgarray_t out;     /* the pushed sga (freed when its push completed) */
@@ -339,14 +380,22 @@ static uint64_t next_random(void) {
   return g_rng;
 }
 
-/* Message `msg` on connection `c` carries pattern_byte(pattern_base(...), off) at offset off:
- * echoes are checked against it, so a byte from another message or offset is caught. */
-static uint8_t pattern_base(unsigned long seed, unsigned long c, unsigned long msg) {
+/* Message `msg` on connection `c` carries pattern_byte(pattern_key(...), off) at offset off, and
+ * echoes are checked against it. The key is 64 bits (splitmix64 of seed, connection and message
+ * index), so the first 8 bytes of a message from another connection or another message differ
+ * all but certainly; the offset term catches bytes that moved within a message. */
+static uint64_t pattern_key(unsigned long seed, unsigned long c, unsigned long msg) {
   uint64_t x = (uint64_t)seed * 0x9e3779b97f4a7c15ULL ^ (uint64_t)c * 0xbf58476d1ce4e5b9ULL ^
-               (uint64_t)msg * 0x94d049bb133111ebULL;
-  return (uint8_t)(x >> 56);
+               ((uint64_t)msg + 1) * 0x94d049bb133111ebULL;
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
 }
-static uint8_t pattern_byte(uint8_t base, size_t off) { return (uint8_t)(base + off * 131u + (off >> 8)); }
+static uint8_t pattern_byte(uint64_t key, size_t off) {
+  return (uint8_t)((key >> (8 * (off & 7))) ^ (off >> 3) ^ (off >> 11));
+}
 
 static double elapsed_us(const struct timespec *a, const struct timespec *b) {
   return (double)(b->tv_sec - a->tv_sec) * 1e6 + (double)(b->tv_nsec - a->tv_nsec) / 1e3;
@@ -372,8 +421,8 @@ static int send_message(const options_t *o, conn_t *c, unsigned long ci, dmtr_qt
   int rc = dmtr_sgaalloc(&c->out, c->size);
   if (rc) return rc;
   p = c->out.sga_segs[0].sgaseg_buf;
-  c->base = pattern_base(o->seed, ci, c->next);
-  for (i = 0; i < c->size; ++i) p[i] = pattern_byte(c->base, i);
+  c->key = pattern_key(o->seed, ci, c->next);
+  for (i = 0; i < c->size; ++i) p[i] = pattern_byte(c->key, i);
   clock_gettime(CLOCK_MONOTONIC, &c->start);
   c->got = 0;
   rc = o->tcp ? dmtr_push(qt, c->qd, &c->out)
@@ -417,7 +466,7 @@ static int run_client(const options_t *o) {
   dmtr_qtoken_t *qts = malloc(2 * o->conns * sizeof *qts);
   int *owner = malloc(2 * o->conns * sizeof *owner);
   int *is_push = malloc(2 * o->conns * sizeof *is_push);
-  unsigned long sent = 0, done = 0, ci, retries = 0;
+  unsigned long sent = 0, done = 0, ci, retries = 0, quiet = 0;
   size_t nrtt = 0;
   int n = 0, rc = 0, status = 0;
   unsigned long long bytes = 0;
@@ -462,9 +511,10 @@ static int run_client(const options_t *o) {
     int i = -1, push;
     conn_t *c;
     rc = dmtr_timedwait_any(&qr, &i, qts, n, &timeout);
-    if (rc == ETIMEDOUT) {
-      if (o->tcp) {
-        fprintf(stderr, "demi-echo client: no progress for %lu ms\n", o->timeout_ms);
+    if (rc == ETIMEDOUT && i < 0) {
+      /* UDP retries a lost datagram, but not forever: a server that is gone is an error. */
+      if (o->tcp || ++quiet > MAX_QUIET_RETRIES) {
+        fprintf(stderr, "demi-echo client: no progress for %lu ms\n", o->timeout_ms * (o->tcp ? 1 : quiet));
         status = 1;
         goto out;
       }
@@ -496,6 +546,7 @@ static int run_client(const options_t *o) {
       continue;
     }
     if (rc != 0) goto fail;
+    quiet = 0; /* an echo came back (a push completing, a retry's included, is no progress) */
     {
       const dmtr_sgarray_t *in = &qr.qr_value.sga;
       uint32_t s;
@@ -520,7 +571,7 @@ static int run_client(const options_t *o) {
           goto out;
         }
         for (k = 0; k < in->sga_segs[s].sgaseg_len; ++k) {
-          if (p[k] != pattern_byte(c->base, c->got + k)) {
+          if (p[k] != pattern_byte(c->key, c->got + k)) {
             if (!o->tcp) {
               stale = 1;
               break;

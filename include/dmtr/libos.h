@@ -35,6 +35,10 @@ int dmtr_is_qd_valid(int *flag_out, int qd);
 int dmtr_open(int *qd_out, const char *pathname, int flags);
 int dmtr_open2(int *qd_out, const char *pathname, int flags, mode_t mode);
 int dmtr_creat(int *qd_out, const char *pathname, mode_t mode);
+/* Moves a file queue's offset, where its next push writes and its next pop reads, as lseek(2)
+ * does: SEEK_SET, SEEK_CUR or SEEK_END plus offset; *offset_out is the new offset. Operations
+ * already started keep their offsets. EINVAL for a bad whence or an offset that would be
+ * negative, EBADF for a bad qd, ENOTSUP on a network queue. */
 int dmtr_lseek(off_t *offset_out, int qd, off_t offset, int whence);
 
 int dmtr_push(dmtr_qtoken_t *qt_out, int qd, const dmtr_sgarray_t *sga);

@@ -93,20 +93,46 @@ void from_result(const demi::QResult& r, dmtr_qresult_t* out) {
   }
 }
 
+// The longest timeout we pass on as given: a century. Longer ones (up to time_t's limit) would
+// overflow std::chrono::nanoseconds, and are in effect forever anyway.
+constexpr time_t kForeverSeconds = time_t{100} * 365 * 24 * 3600;
+
 demi::Timeout to_timeout(const timespec* t, int* bad) {
   if (!t) return std::nullopt;
   if (t->tv_sec < 0 || t->tv_nsec < 0 || t->tv_nsec >= 1000000000L) {
     *bad = 1;
     return std::nullopt;
   }
+  if (t->tv_sec >= kForeverSeconds) return std::nullopt;
   return std::chrono::seconds(t->tv_sec) + std::chrono::nanoseconds(t->tv_nsec);
+}
+
+// Whether a wait consumed a token. Not the same as its return value: an operation may itself
+// fail with ETIMEDOUT or EINVAL (a connect that timed out), which a wait returns as its ret.
+// A consumed result always has an opcode; a timeout, a bad token or EDEADLK leave Invalid.
+bool consumed(const demi::QResult& r) { return r.opcode != demi::Opcode::Invalid; }
+
+// Hands a consumed result to the application, or, when it passed no qresult to fill, frees what
+// the result holds so that nothing leaks (a popped sga; an accepted queue is closed).
+void deliver(const demi::QResult& r, dmtr_qresult_t* out) {
+  if (out) {
+    from_result(r, out);
+    return;
+  }
+  if (!consumed(r)) return;
+  if (r.opcode == demi::Opcode::Pop) {
+    g_libos->sgafree(r.sga);
+  } else if (r.opcode == demi::Opcode::Accept) {
+    DEMI_DEBUG("dmtr", "wait: an accepted queue with no qresult to receive it is closed");
+    g_libos->close(r.accept.qd);
+  }
 }
 
 // The module for --libos NAME (argv) or $DEMI_LIBOS; posix by default.
 std::string libos_name(int argc, char* argv[]) {
   for (int i = 1; argv && i < argc; ++i) {
     if (!argv[i]) continue;
-    if (std::strcmp(argv[i], "--libos") == 0 && i + 1 < argc && argv[i + 1]) return argv[i + 1];
+    if (std::strcmp(argv[i], "--libos") == 0) return i + 1 < argc && argv[i + 1] ? argv[i + 1] : "";
     if (std::strncmp(argv[i], "--libos=", 8) == 0) return argv[i] + 8;
   }
   if (const char* env = std::getenv("DEMI_LIBOS"); env && *env) return env;
@@ -128,7 +154,10 @@ int dmtr_init(int argc, char* argv[]) {
     if (argc < 0 || (argc > 0 && !argv)) return bad_arg("dmtr_init", "argv is NULL");
     std::string why;
     auto config = demi::Config::from_args(argc, argv, &why);
-    if (!config) return config.error();
+    if (!config) {
+      DEMI_ERROR("dmtr", "dmtr_init: {}", why.empty() ? std::strerror(config.error()) : why);
+      return config.error();
+    }
     std::string name = libos_name(argc, argv);
     std::unique_ptr<demi::Module> net;
     if (name == "posix") {
@@ -297,8 +326,7 @@ int dmtr_timedwait(dmtr_qresult_t* qr_out, dmtr_qtoken_t qt, const struct timesp
     if (bad) return bad_arg("dmtr_wait", "bad timeout");
     demi::QResult r;
     int rc = g_libos->wait(qt, &r, t);
-    if (qr_out) from_result(r, qr_out);
-    else if (rc != ETIMEDOUT && rc != EINVAL && r.opcode == demi::Opcode::Pop) g_libos->sgafree(r.sga);
+    deliver(r, qr_out);
     return rc;
   });
 }
@@ -306,9 +334,13 @@ int dmtr_timedwait(dmtr_qresult_t* qr_out, dmtr_qtoken_t qt, const struct timesp
 int dmtr_wait(dmtr_qresult_t* qr_out, dmtr_qtoken_t qt) { return dmtr_timedwait(qr_out, qt, nullptr); }
 
 int dmtr_poll(dmtr_qresult_t* qr_out, dmtr_qtoken_t qt) {
-  timespec zero{0, 0};
-  int rc = dmtr_timedwait(qr_out, qt, &zero);
-  return rc == ETIMEDOUT && qr_out && qr_out->qr_opcode == DMTR_OPC_INVALID ? EAGAIN : rc;
+  return guarded("dmtr_poll", [&] {
+    demi::QResult r;
+    int rc = g_libos->wait(qt, &r, std::chrono::nanoseconds{0});
+    deliver(r, qr_out);
+    // Not done yet is EAGAIN, so that it cannot be taken for an operation that timed out.
+    return rc == ETIMEDOUT && !consumed(r) ? EAGAIN : rc;
+  });
 }
 
 int dmtr_timedwait_any(dmtr_qresult_t* qr_out, int* ready_offset, dmtr_qtoken_t qts[], int num_qts,
@@ -321,9 +353,8 @@ int dmtr_timedwait_any(dmtr_qresult_t* qr_out, int* ready_offset, dmtr_qtoken_t 
     demi::QResult r;
     std::size_t index = 0;
     int rc = g_libos->wait_any(std::span<const demi::QToken>(qts, static_cast<std::size_t>(num_qts)), &r, &index, t);
-    if (rc != ETIMEDOUT && rc != EINVAL && ready_offset) *ready_offset = static_cast<int>(index);
-    if (qr_out) from_result(r, qr_out);
-    else if (rc != ETIMEDOUT && rc != EINVAL && r.opcode == demi::Opcode::Pop) g_libos->sgafree(r.sga);
+    if (ready_offset) *ready_offset = consumed(r) ? static_cast<int>(index) : -1;
+    deliver(r, qr_out);
     return rc;
   });
 }
@@ -340,8 +371,8 @@ int dmtr_timedwait_all(dmtr_qresult_t qrs_out[], dmtr_qtoken_t qts[], int num_qt
     if (bad) return bad_arg("dmtr_wait_all", "bad timeout");
     std::vector<demi::QResult> rs(static_cast<std::size_t>(num_qts));
     int rc = g_libos->wait_all(std::span<const demi::QToken>(qts, rs.size()), rs, t);
-    if (rc != ETIMEDOUT && rc != EINVAL)
-      for (std::size_t i = 0; i < rs.size(); ++i) from_result(rs[i], &qrs_out[i]);
+    // Every slot is written: a consumed result, or (timeout, bad token) an Invalid one.
+    for (std::size_t i = 0; i < rs.size(); ++i) from_result(rs[i], &qrs_out[i]);
     return rc;
   });
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static int passed = 0, failed = 0;
@@ -105,6 +106,217 @@ static void bad_arguments(void) {
   CHECK(dmtr_sgalen(NULL, &copy) == EINVAL);
   copy.sga_numsegs = 0;
   CHECK(dmtr_push(&qt, 1, &copy) == EINVAL || dmtr_push(&qt, 1, &copy) == EBADF);
+}
+
+/* dmtr_init's own failures leave the process without a LibOS, so that a later call can succeed. */
+static void init_errors(void) {
+  char prog[] = "capi_test", libos[] = "--libos", bogus[] = "bogus", config[] = "--config",
+       missing[] = "/nonexistent/demi.yaml";
+  char *unknown_libos[] = {prog, libos, bogus, NULL};
+  char *no_libos_name[] = {prog, libos, NULL};
+  char *missing_config[] = {prog, config, missing, NULL};
+  int qd;
+  CHECK(dmtr_init(3, unknown_libos) == EINVAL);
+  CHECK(dmtr_init(2, no_libos_name) == EINVAL);
+  CHECK(dmtr_init(3, missing_config) == ENOENT);
+  CHECK(dmtr_init(1, NULL) == EINVAL);
+  CHECK(dmtr_init(-1, NULL) == EINVAL);
+  CHECK(dmtr_socket(&qd, AF_INET, SOCK_STREAM, 0) == EPERM); /* still not initialised */
+}
+
+/* Every entry point refuses to run before dmtr_init. */
+static void everything_before_init(void) {
+  int qd, flag;
+  dmtr_qtoken_t qt = 1;
+  dmtr_qresult_t qr;
+  dmtr_sgarray_t sga;
+  struct sockaddr_in a = loopback(0);
+  socklen_t alen = sizeof a;
+  off_t off;
+  size_t len = 8;
+  struct timespec zero = {0, 0};
+  memset(&sga, 0, sizeof sga);
+  CHECK(dmtr_bind(1, (struct sockaddr *)&a, sizeof a) == EPERM);
+  CHECK(dmtr_listen(1, 1) == EPERM);
+  CHECK(dmtr_accept(&qt, 1) == EPERM);
+  CHECK(dmtr_connect(&qt, 1, (struct sockaddr *)&a, sizeof a) == EPERM);
+  CHECK(dmtr_getsockname(1, (struct sockaddr *)&a, &alen) == EPERM);
+  CHECK(dmtr_getpeername(1, (struct sockaddr *)&a, &alen) == EPERM);
+  CHECK(dmtr_setsockopt(1, SOL_SOCKET, SO_REUSEADDR, &flag, sizeof flag) == EPERM);
+  CHECK(dmtr_getsockopt(1, SOL_SOCKET, SO_REUSEADDR, &flag, &alen) == EPERM);
+  CHECK(dmtr_close(1) == EPERM);
+  CHECK(dmtr_is_qd_valid(&flag, 1) == EPERM);
+  CHECK(dmtr_open(&qd, "/tmp", O_RDONLY) == EPERM);
+  CHECK(dmtr_open2(&qd, "/tmp", O_RDONLY, 0) == EPERM);
+  CHECK(dmtr_creat(&qd, "/tmp/x", 0600) == EPERM);
+  CHECK(dmtr_lseek(&off, 1, 0, SEEK_SET) == EPERM);
+  CHECK(dmtr_push(&qt, 1, &sga) == EPERM);
+  CHECK(dmtr_pushto(&qt, 1, &sga, (struct sockaddr *)&a, sizeof a) == EPERM);
+  CHECK(dmtr_pop(&qt, 1) == EPERM);
+  CHECK(dmtr_pop2(&qt, 1, 10) == EPERM);
+  CHECK(dmtr_wait(&qr, qt) == EPERM);
+  CHECK(dmtr_timedwait(&qr, qt, &zero) == EPERM);
+  CHECK(dmtr_poll(&qr, qt) == EPERM);
+  CHECK(dmtr_wait_any(&qr, &flag, &qt, 1) == EPERM);
+  CHECK(dmtr_timedwait_any(&qr, &flag, &qt, 1, &zero) == EPERM);
+  CHECK(dmtr_wait_all(&qr, &qt, 1) == EPERM);
+  CHECK(dmtr_timedwait_all(&qr, &qt, 1, &zero) == EPERM);
+  CHECK(dmtr_drop(qt) == EPERM);
+  CHECK(dmtr_sgaallocv(&sga, 1, &len) == EPERM);
+  CHECK(dmtr_sgafree(&sga) == EPERM);
+  CHECK(dmtr_sgalen(&len, &sga) == 0 && len == 0); /* needs no LibOS */
+}
+
+/* The cases bad_arguments leaves out, on open queues of both kinds. */
+static void more_bad_arguments(void) {
+  int tqd, uqd, fqd, flag = 1, ready = 7;
+  dmtr_qtoken_t qt, qts[2];
+  dmtr_qresult_t qr, qrs[2];
+  dmtr_sgarray_t sga, hand;
+  struct sockaddr_in a = loopback(0);
+  socklen_t alen = sizeof a, flen = sizeof flag;
+  size_t lens[2] = {8, 8}, len = 0;
+  off_t off;
+  struct timespec bad_nsec = {0, 1000000000L}, negative = {-1, 0}, zero = {0, 0};
+  char path[64];
+
+  CHECK(dmtr_socket(&tqd, AF_INET, SOCK_STREAM, 0) == 0);
+  CHECK(dmtr_socket(&uqd, AF_INET, SOCK_DGRAM, 0) == 0);
+  CHECK(dmtr_is_qd_valid(&flag, tqd) == 0 && flag == 1);
+
+  /* Addresses and options. */
+  CHECK(dmtr_bind(tqd, NULL, sizeof a) == EINVAL);
+  CHECK(dmtr_bind(tqd, (struct sockaddr *)&a, 2) == EINVAL);
+  CHECK(dmtr_bind(-3, (struct sockaddr *)&a, sizeof a) == EBADF);
+  CHECK(dmtr_listen(tqd, -1) == EINVAL);
+  CHECK(dmtr_listen(uqd, 1) != 0); /* a UDP queue does not listen */
+  CHECK(dmtr_connect(&qt, tqd, NULL, sizeof a) == EINVAL);
+  CHECK(dmtr_connect(&qt, tqd, (struct sockaddr *)&a, 3) == EINVAL);
+  CHECK(dmtr_getsockname(tqd, (struct sockaddr *)&a, NULL) == EINVAL);
+  CHECK(dmtr_getpeername(tqd, NULL, &alen) == EINVAL);
+  CHECK(dmtr_getpeername(tqd, (struct sockaddr *)&a, NULL) == EINVAL);
+  CHECK(dmtr_getpeername(tqd, (struct sockaddr *)&a, &alen) == ENOTCONN);
+  CHECK(dmtr_setsockopt(tqd, SOL_SOCKET, SO_REUSEADDR, NULL, sizeof flag) == EINVAL);
+  CHECK(dmtr_setsockopt(tqd, SOL_SOCKET, SO_REUSEADDR, &flag, sizeof flag) == 0);
+  CHECK(dmtr_getsockopt(tqd, SOL_SOCKET, SO_REUSEADDR, NULL, &flen) == EINVAL);
+  CHECK(dmtr_getsockopt(tqd, SOL_SOCKET, SO_REUSEADDR, &flag, NULL) == EINVAL);
+  CHECK(dmtr_getsockopt(999, SOL_SOCKET, SO_REUSEADDR, &flag, &flen) == EBADF);
+  flag = 0;
+  CHECK(dmtr_getsockopt(tqd, SOL_SOCKET, SO_REUSEADDR, &flag, &flen) == 0 && flag != 0);
+
+  /* Pushes and pops. */
+  CHECK(dmtr_sgaallocv(&sga, 2, lens) == 0);
+  CHECK(dmtr_sgaallocv(&hand, 2, NULL) == EINVAL);
+  CHECK(dmtr_push(NULL, uqd, &sga) == EINVAL);
+  CHECK(dmtr_push(&qt, uqd, NULL) == EINVAL);
+  CHECK(dmtr_push(&qt, 999, &sga) == EBADF);
+  CHECK(dmtr_pushto(NULL, uqd, &sga, (struct sockaddr *)&a, sizeof a) == EINVAL);
+  CHECK(dmtr_pushto(&qt, uqd, NULL, (struct sockaddr *)&a, sizeof a) == EINVAL);
+  CHECK(dmtr_pushto(&qt, uqd, &sga, NULL, sizeof a) == EINVAL);
+  CHECK(dmtr_pushto(&qt, uqd, &sga, (struct sockaddr *)&a, 4) == EINVAL);
+  CHECK(dmtr_pushto(&qt, 999, &sga, (struct sockaddr *)&a, sizeof a) == EBADF);
+  hand = sga;
+  hand.sga_numsegs = 0;
+  CHECK(dmtr_push(&qt, uqd, &hand) == EINVAL);
+  hand.sga_numsegs = 17;
+  CHECK(dmtr_push(&qt, uqd, &hand) == EINVAL);
+  CHECK(dmtr_sgalen(&len, &hand) == EINVAL);
+  hand.sga_numsegs = 1;
+  hand.sga_segs[0].sgaseg_buf = NULL; /* a segment with a length and no memory */
+  CHECK(dmtr_push(&qt, uqd, &hand) == EINVAL);
+  CHECK(dmtr_pop2(NULL, uqd, 10) == EINVAL);
+  CHECK(dmtr_pop2(&qt, 999, 10) == EBADF);
+  CHECK(dmtr_sgalen(&len, NULL) == EINVAL);
+  CHECK(dmtr_sgalen(&len, &sga) == 0 && len == 16);
+
+  /* Waiting: bad tokens, counts, results and timeouts. */
+  CHECK(dmtr_pop(&qt, uqd) == 0);
+  CHECK(dmtr_timedwait(&qr, qt, &bad_nsec) == EINVAL);
+  CHECK(dmtr_timedwait(&qr, qt, &negative) == EINVAL);
+  CHECK(dmtr_poll(&qr, 0) == EINVAL);
+  CHECK(dmtr_poll(NULL, qt) == EAGAIN);
+  qts[0] = qt;
+  qts[1] = 987654321;
+  CHECK(dmtr_wait_any(&qr, &ready, qts, 2) == EINVAL && qr.qr_opcode == DMTR_OPC_INVALID);
+  CHECK(dmtr_wait_all(qrs, qts, 2) == EINVAL);
+  CHECK(dmtr_wait_all(NULL, qts, 1) == EINVAL);
+  CHECK(dmtr_wait_all(qrs, NULL, 1) == EINVAL);
+  CHECK(dmtr_wait_all(qrs, qts, 0) == EINVAL);
+  CHECK(dmtr_timedwait_any(&qr, &ready, qts, -1, &zero) == EINVAL);
+  CHECK(dmtr_timedwait_all(qrs, qts, 1, &bad_nsec) == EINVAL);
+  CHECK(dmtr_drop(0) == EINVAL);
+  CHECK(dmtr_drop(qt) == 0);  /* the pop is forgotten ... */
+  CHECK(dmtr_drop(qt) == EINVAL); /* ... once */
+  CHECK(dmtr_wait(&qr, qt) == EINVAL);
+  CHECK(dmtr_sgafree(&sga) == 0);
+
+  /* Files. */
+  snprintf(path, sizeof path, "/tmp/dmtr-capi-args-%ld", (long)getpid());
+  CHECK(dmtr_open2(NULL, path, O_RDONLY, 0) == EINVAL);
+  CHECK(dmtr_open2(&fqd, NULL, O_RDONLY, 0) == EINVAL);
+  CHECK(dmtr_creat(NULL, path, 0600) == EINVAL);
+  CHECK(dmtr_creat(&fqd, NULL, 0600) == EINVAL);
+  CHECK(dmtr_creat(&fqd, path, 0600) == 0);
+  CHECK(dmtr_lseek(NULL, fqd, 0, SEEK_SET) == EINVAL);
+  CHECK(dmtr_lseek(&off, fqd, 0, 12345) == EINVAL);
+  CHECK(dmtr_lseek(&off, fqd, -1, SEEK_SET) == EINVAL);
+  CHECK(dmtr_lseek(&off, fqd, 0, SEEK_END) == 0 && off == 0);
+  CHECK(dmtr_lseek(&off, tqd, 0, SEEK_SET) != 0); /* not a file */
+  CHECK(dmtr_close(fqd) == 0);
+  unlink(path);
+
+  CHECK(dmtr_close(tqd) == 0);
+  CHECK(dmtr_close(uqd) == 0);
+  CHECK(dmtr_is_qd_valid(&flag, tqd) == 0 && flag == 0);
+}
+
+/* A bounded wait on nothing times out, leaves the token valid, and the token still completes. */
+static void timeouts(void) {
+  int a_qd, b_qd, ready = 7;
+  struct sockaddr_in a = loopback(0);
+  struct timespec t50ms = {0, 50 * 1000 * 1000}, zero = {0, 0}, century = {(time_t)4000000000LL, 0};
+  struct timespec before, after;
+  dmtr_qtoken_t qt, qts[1];
+  dmtr_qresult_t qr, qrs[1];
+  dmtr_sgarray_t sga;
+  double ms;
+  CHECK(dmtr_socket(&a_qd, AF_INET, SOCK_DGRAM, 0) == 0);
+  CHECK(dmtr_socket(&b_qd, AF_INET, SOCK_DGRAM, 0) == 0);
+  CHECK(dmtr_bind(b_qd, (struct sockaddr *)&a, sizeof a) == 0);
+  a = loopback(bound_port(b_qd));
+  CHECK(dmtr_pop(&qt, b_qd) == 0);
+  clock_gettime(CLOCK_MONOTONIC, &before);
+  CHECK(dmtr_timedwait(&qr, qt, &t50ms) == ETIMEDOUT && qr.qr_opcode == DMTR_OPC_INVALID);
+  clock_gettime(CLOCK_MONOTONIC, &after);
+  ms = (double)(after.tv_sec - before.tv_sec) * 1e3 + (double)(after.tv_nsec - before.tv_nsec) / 1e6;
+  CHECK(ms >= 45.0 && ms < 5000.0);
+  qts[0] = qt;
+  CHECK(dmtr_timedwait_any(&qr, &ready, qts, 1, &t50ms) == ETIMEDOUT && ready == -1);
+  CHECK(dmtr_timedwait_all(qrs, qts, 1, &zero) == ETIMEDOUT && qrs[0].qr_opcode == DMTR_OPC_INVALID);
+  CHECK(dmtr_poll(&qr, qt) == EAGAIN);
+  /* Now something arrives: the same token completes; a huge timeout is "forever", not overflow. */
+  CHECK(dmtr_sgaalloc(&sga, 3) == 0);
+  memcpy(sga.sga_segs[0].sgaseg_buf, "abc", 3);
+  {
+    dmtr_qtoken_t push;
+    CHECK(dmtr_pushto(&push, a_qd, &sga, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(dmtr_timedwait(&qr, push, &century) == 0 && qr.qr_opcode == DMTR_OPC_PUSH);
+  }
+  CHECK(dmtr_sgafree(&sga) == 0);
+  CHECK(dmtr_timedwait_any(&qr, &ready, qts, 1, &century) == 0 && ready == 0 && qr.qr_opcode == DMTR_OPC_POP);
+  CHECK(qr.qr_qt == qt && qr.qr_qd == b_qd && qr.qr_value.sga.sga_segs[0].sgaseg_len == 3);
+  CHECK(dmtr_sgafree(&qr.qr_value.sga) == 0);
+  /* A wait with no qresult still consumes the token and frees what it held. */
+  CHECK(dmtr_sgaalloc(&sga, 2) == 0);
+  memcpy(sga.sga_segs[0].sgaseg_buf, "hi", 2);
+  CHECK(dmtr_pushto(&qt, a_qd, &sga, (struct sockaddr *)&a, sizeof a) == 0);
+  CHECK(dmtr_wait(NULL, qt) == 0);
+  CHECK(dmtr_sgafree(&sga) == 0);
+  CHECK(dmtr_pop(&qt, b_qd) == 0);
+  CHECK(dmtr_wait(NULL, qt) == 0);
+  CHECK(dmtr_wait(&qr, qt) == EINVAL);
+  CHECK(dmtr_close(a_qd) == 0);
+  CHECK(dmtr_close(b_qd) == 0);
 }
 
 static void tcp_echo(void) {
@@ -238,12 +450,16 @@ static void files(void) {
 
 int main(int argc, char *argv[]) {
   before_init();
+  everything_before_init();
+  init_errors();
   if (dmtr_init(argc, argv) != 0) {
     fprintf(stderr, "dmtr_init failed\n");
     return 1;
   }
   CHECK(dmtr_init(argc, argv) == 0); /* idempotent */
   bad_arguments();
+  more_bad_arguments();
+  timeouts();
   tcp_echo();
   udp_echo();
   files();
