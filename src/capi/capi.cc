@@ -2,6 +2,7 @@
 // this boundary: every entry point catches and answers with an errno.
 #include <demi/libos.h>
 #include <demi/posix.h>
+#include <demi/rdma.h>
 #include <demi/storage.h>
 #include <dmtr/libos.h>
 
@@ -162,8 +163,10 @@ int dmtr_init(int argc, char* argv[]) {
     std::unique_ptr<demi::Module> net;
     if (name == "posix") {
       net = demi::make_posix_module();
+    } else if (name == "rdma") {
+      net = demi::make_rdma_module();  // install fails with ENODEV, logged, without a device
     } else {
-      DEMI_ERROR("dmtr", "dmtr_init: unknown libos '{}' (available: posix)", name);
+      DEMI_ERROR("dmtr", "dmtr_init: unknown libos '{}' (available: posix, rdma)", name);
       return EINVAL;
     }
     auto libos = std::make_unique<demi::LibOS>(demi::LibOSOptions{std::move(*config), nullptr});

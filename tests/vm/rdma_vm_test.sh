@@ -113,16 +113,12 @@ echo "==== rdma_echo: 1000 messages, 1 B .. 4 MiB"
 for i in 1 2 3 4 5 6 7 8 9 10; do grep -q listening /tmp/server.log && break; sleep 1; done
 ./rdma_echo client 10.77.0.1:7100 --count 1000 --max-size 4194304 || FAILED="\$FAILED echo"
 wait
-if [ -x ./demi-echo ]; then
-  echo "==== demi-echo --libos rdma"
-  if ./demi-echo server --libos rdma --proto tcp --addr 10.77.0.1:7200 --max-conns 1 > /tmp/de.log 2>&1 &
-  then sleep 2
-    if grep -q "unknown libos" /tmp/de.log; then echo "demi-echo: dmtr_init does not install the rdma module yet (skipped)"
-    else ./demi-echo client --libos rdma --proto tcp --addr 10.77.0.1:7200 --size 4096 --count 100 || FAILED="\$FAILED demi-echo"
-    fi
-  fi
-  kill %1 2>/dev/null; wait 2>/dev/null
-fi
+echo "==== demi-echo --libos rdma: 1000 messages, 1 B .. 1 MiB, through the C API"
+./demi-echo server --libos rdma --proto tcp --addr 10.77.0.1:7200 --max-conns 1 > /tmp/de.log 2>&1 &
+sleep 2
+./demi-echo client --libos rdma --proto tcp --addr 10.77.0.1:7200 --size 1048576 --random-sizes --count 1000 \
+  || { FAILED="\$FAILED demi-echo"; cat /tmp/de.log; }
+kill %1 2>/dev/null; wait 2>/dev/null
 [ -z "\$FAILED" ] && verdict PASS || verdict "FAIL:\$FAILED"
 INIT
 chmod +x "$ROOT/init"
