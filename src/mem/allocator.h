@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string_view>
 
 #include "mem/buffer.h"
@@ -27,6 +28,9 @@ class Allocator : public BlockOwner {
   virtual AllocatorStats stats() const = 0;
   // True if `p` points into memory this allocator serves (for zero-copy eligibility).
   virtual bool owns(const void* p) const = 0;
+  // The one contiguous range every block comes from, for modules that register memory with a
+  // device once (io_uring's fixed buffers, an RDMA protection domain); empty if there is none.
+  virtual std::span<std::byte> region() const { return {}; }
 
  protected:
   Allocator() = default;

@@ -29,6 +29,7 @@ class RegionAllocator final : public Allocator {
   void release(Block* b) noexcept override;
   std::string_view name() const override { return name_; }
   AllocatorStats stats() const override { return stats_; }
+  std::span<std::byte> region() const override { return {base_, size_}; }
   bool owns(const void* p) const override {
     auto* b = static_cast<const std::byte*>(p);
     return b >= base_ && b < base_ + size_;

@@ -53,11 +53,15 @@ class StorageModule final : public Module {
   struct File;
   struct Request;
 
+  // Reads and writes that went through the registered region (for tests and counters).
+  uint64_t fixed_ops() const { return fixed_ops_; }
+
  private:
   File* file(QueueId q, const char* call);
   void release(File& f);
   io_uring_sqe* sqe();
   int check_direct(const File& f, const Sga& sga, off_t offset) const;
+  int fixed_buffer(const void* p, std::size_t len);
   sched::Task push_op(File& f, Sga sga, off_t offset, uint64_t seq, Completion done);
   sched::Task pop_op(File& f, std::size_t len, off_t offset, uint64_t seq, Completion done);
 
@@ -69,6 +73,13 @@ class StorageModule final : public Module {
   std::size_t read_size_ = 65536;
   bool durable_ = false;
   std::size_t direct_alignment_ = 4096;
+  // The allocator's region, registered with the ring as fixed buffers (1 GiB each) the first time
+  // I/O is issued, so that reads and writes of application buffers skip the kernel's per-call
+  // page pinning. Blocks outside it (the heap allocator) use ordinary reads and writes.
+  const std::byte* fixed_base_ = nullptr;
+  std::size_t fixed_size_ = 0;
+  bool fixed_tried_ = false;
+  uint64_t fixed_ops_ = 0;
   std::vector<std::unique_ptr<File>> files_;
   std::vector<QueueId> free_;
 };

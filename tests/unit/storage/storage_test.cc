@@ -1,6 +1,7 @@
 // The storage module through the LibOS: files as queues over io_uring.
 #include <demi/libos.h>
 #include <demi/storage.h>
+#include <demi/module.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -9,6 +10,10 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+
+#include "libos/module_host.h"
+#include "mem/region_allocator.h"
+#include "modules/storage/storage_module.h"
 
 using namespace demi;
 
@@ -192,3 +197,72 @@ TEST_F(Storage, CloseCancelsPendingOperations) {
   EXPECT_EQ(libos.wait(*qt, &r), ECANCELED);
   EXPECT_EQ(r.opcode, Opcode::Failed);
 }
+
+namespace {
+
+// A module whose only job is to give the LibOS a region allocator, as the DPDK runtime does.
+class RegionProvider final : public Module {
+ public:
+  RegionProvider(std::byte* base, std::size_t size) : base_(base), size_(size) {}
+  std::string_view name() const override { return "region-provider"; }
+  ModuleKind kind() const override { return ModuleKind::Network; }
+  int attach(ModuleHost& host) override {
+    return host.set_allocator(std::make_unique<mem::RegionAllocator>(base_, size_));
+  }
+  bool poll() override { return false; }
+  int push(QueueId, const Sga&, Completion) override { return ENOTSUP; }
+  int pop(QueueId, std::size_t, Completion) override { return ENOTSUP; }
+  int close(QueueId) override { return EBADF; }
+
+ private:
+  std::byte* base_;
+  std::size_t size_;
+};
+
+// With a region allocator, the region is registered with io_uring once and application buffers
+// are read and written as fixed buffers; the bytes are the same either way.
+TEST(StorageFixedBuffers, RegionBuffersUseRegisteredFixedBuffers) {
+  constexpr std::size_t kRegion = 64u << 20;
+  std::vector<std::byte> region(kRegion + 4096);
+  auto* base = reinterpret_cast<std::byte*>((reinterpret_cast<uintptr_t>(region.data()) + 4095) & ~uintptr_t{4095});
+  LibOS libos;
+  auto storage = make_storage_module();
+  auto* module = dynamic_cast<storage::StorageModule*>(storage.get());
+  ASSERT_NE(module, nullptr);
+  ASSERT_EQ(libos.install(std::move(storage)), 0);
+  ASSERT_EQ(libos.install(std::make_unique<RegionProvider>(base, kRegion)), 0);
+
+  auto dir = std::filesystem::temp_directory_path() / ("demi-fixed-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  auto qd = libos.open((dir / "f").c_str(), O_CREAT | O_TRUNC | O_RDWR, 0644);
+  ASSERT_TRUE(qd) << qd.error();
+  constexpr std::size_t kSize = (1u << 20) + 17;
+  auto sga = libos.sgaalloc(kSize);
+  ASSERT_TRUE(sga);
+  auto* p = static_cast<uint8_t*>(sga->segs[0].buf);
+  for (std::size_t i = 0; i < kSize; ++i) p[i] = static_cast<uint8_t>(i * 7 + 3);
+  auto qt = libos.push(*qd, *sga);
+  ASSERT_TRUE(qt);
+  QResult r;
+  ASSERT_EQ(libos.wait(*qt, &r), 0);
+  ASSERT_EQ(libos.sgafree(*sga), 0);
+  ASSERT_EQ(*libos.lseek(*qd, 0, SEEK_SET), 0);
+  std::size_t got = 0;
+  while (got < kSize) {
+    auto pt = libos.pop(*qd, kSize - got);
+    ASSERT_TRUE(pt);
+    ASSERT_EQ(libos.wait(*pt, &r), 0);
+    ASSERT_GT(r.sga.length(), 0u) << "early end of file at " << got;
+    for (uint32_t s = 0; s < r.sga.numsegs; ++s) {
+      auto* q = static_cast<uint8_t*>(r.sga.segs[s].buf);
+      for (uint32_t i = 0; i < r.sga.segs[s].len; ++i, ++got)
+        ASSERT_EQ(q[i], static_cast<uint8_t>(got * 7 + 3)) << "byte " << got;
+    }
+    ASSERT_EQ(libos.sgafree(r.sga), 0);
+  }
+  EXPECT_GE(module->fixed_ops(), 2u) << "the write and the read should have used the registered region";
+  ASSERT_EQ(libos.close(*qd), 0);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
