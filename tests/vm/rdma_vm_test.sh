@@ -93,7 +93,9 @@ cat > "$ROOT/init" <<INIT
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin LD_LIBRARY_PATH=
-mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev; mount -t tmpfs tmp /tmp
+# No tmpfs on /tmp: the initramfs is writable already, and the binaries may live under /tmp (a
+# clone in /tmp) at their absolute paths.
+mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev
 verdict() { echo "DEMI-VM-RESULT: \$1"; sync; poweroff -f; }
 for m in $LOAD; do insmod /mods/\$m.ko || verdict "FAIL insmod \$m"; done
 /sbin/ip link add veth0 type veth peer name veth1 || verdict "FAIL veth"
@@ -113,11 +115,13 @@ echo "==== rdma_echo: 1000 messages, 1 B .. 4 MiB"
 for i in 1 2 3 4 5 6 7 8 9 10; do grep -q listening /tmp/server.log && break; sleep 1; done
 ./rdma_echo client 10.77.0.1:7100 --count 1000 --max-size 4194304 || FAILED="\$FAILED echo"
 wait
-echo "==== demi-echo --libos rdma: 1000 messages, 1 B .. 1 MiB, through the C API"
-./demi-echo server --libos rdma --proto tcp --addr 10.77.0.1:7200 --max-conns 1 > /tmp/de.log 2>&1 &
+echo "==== demi-echo --libos rdma through the C API: 1000 messages of 1 B .. 64 KiB, then 20 of 1 B .. 4 MiB"
+./demi-echo server --libos rdma --proto tcp --addr 10.77.0.1:7200 --max-conns 2 > /tmp/de.log 2>&1 &
 sleep 2
-./demi-echo client --libos rdma --proto tcp --addr 10.77.0.1:7200 --size 1048576 --random-sizes --count 1000 \
+./demi-echo client --libos rdma --proto tcp --addr 10.77.0.1:7200 --size 65536 --random-sizes --count 1000 \
   || { FAILED="\$FAILED demi-echo"; cat /tmp/de.log; }
+./demi-echo client --libos rdma --proto tcp --addr 10.77.0.1:7200 --size 4194304 --random-sizes --count 20 \
+  || { FAILED="\$FAILED demi-echo-4MiB"; cat /tmp/de.log; }
 kill %1 2>/dev/null; wait 2>/dev/null
 [ -z "\$FAILED" ] && verdict PASS || verdict "FAIL:\$FAILED"
 INIT
@@ -129,7 +133,7 @@ say "initramfs $(du -h "$WORK/initrd.gz" | cut -f1), kernel $KVER, assembled in 
 CONSOLE=$WORK/console.log
 T1=$(date +%s)
 set +e
-timeout 240 "$QEMU" -nographic -nic none -m 1024 -smp 2 -cpu max -no-reboot \
+timeout 600 "$QEMU" -nographic -nic none -m 1024 -smp 2 -cpu max -no-reboot \
   -kernel "$VMLINUZ" -initrd "$WORK/initrd.gz" \
   -append "console=ttyS0 panic=-1 quiet loglevel=3" </dev/null >"$CONSOLE" 2>&1
 RC=$?
