@@ -74,7 +74,10 @@ int DpdkPort::setup(const Config& config) {
   ++pool_serial;
   std::string tag = std::to_string(getpid()) + "_" + std::to_string(port_) + "_" + std::to_string(pool_serial);
   // Room for a whole frame after the standard headroom: frames never span mbufs on RX.
-  auto data_room = static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + mtu + 14 + 4 + 64);
+  // At least DPDK's usual 2 KiB: some PMDs size their receive frames so (af_packet's 2048-byte
+  // frames need 2016 bytes of room) and refuse smaller mbufs.
+  auto data_room = static_cast<uint16_t>(
+      std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, RTE_PKTMBUF_HEADROOM + mtu + 14 + 4 + 64));
   auto mbufs = static_cast<unsigned>(config.get_int("dpdk.mbufs"));
   pool_ = rte_pktmbuf_pool_create(("demi_pkt_" + tag).c_str(), mbufs, 256, kPrivSize, data_room, socket);
   ext_pool_ = rte_pktmbuf_pool_create(("demi_ext_" + tag).c_str(), mbufs, 256, 0, 0, socket);
