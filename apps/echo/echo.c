@@ -3,6 +3,12 @@
  *   demi-echo server --libos L --proto tcp|udp --addr IP:PORT [--port-file F] [--max-conns N] [--config F]
  *   demi-echo client --libos L --proto tcp|udp --addr IP:PORT --size B --count N [--conns C]
  *                    [--random-sizes] [--seed S] [--json] [--timeout-ms T] [--config F]
+ *   (both: --libos posix|catnip, --config FILE, --set KEY=VALUE ... for dmtr_init)
+ *
+ * On exit it prints the network module's counters (catnip: device packets, bytes and drops, the
+ * stack's drops by reason) to stderr. When the module has no TCP (socket(SOCK_STREAM) refused
+ * with ESOCKTNOSUPPORT or EPROTONOSUPPORT) it says "no TCP in this build" and exits with 77,
+ * so that scripts can tell that apart from a failure.
  *
  * Scatter-gather ownership, which this program is careful about: every sga from dmtr_sgaalloc
  * or a completed pop is freed exactly once with dmtr_sgafree; an sga handed to a push is freed
@@ -40,6 +46,8 @@ typedef struct options {
   unsigned long timeout_ms;
 } options_t;
 
+#define EXIT_NO_TCP 77
+
 static volatile sig_atomic_t g_stop = 0;
 static void on_signal(int sig) {
   (void)sig;
@@ -51,7 +59,7 @@ static int usage(void) {
           "usage: demi-echo server --libos L --proto tcp|udp --addr IP:PORT [--port-file F] [--max-conns N]\n"
           "       demi-echo client --libos L --proto tcp|udp --addr IP:PORT --size B --count N [--conns C]\n"
           "                        [--random-sizes] [--seed S] [--json] [--timeout-ms T]\n"
-          "       (both take --config FILE)\n");
+          "       (both take --libos posix|catnip, --config FILE and --set KEY=VALUE)\n");
   return 2;
 }
 
@@ -100,7 +108,8 @@ static int parse_options(int argc, char *argv[], options_t *o) {
     if (strcmp(a, "--random-sizes") == 0) o->random_sizes = 1;
     else if (strcmp(a, "--json") == 0) o->json = 1;
     else if (!v) return 0;
-    else if (strcmp(a, "--libos") == 0 || strcmp(a, "--config") == 0) ++i; /* read by dmtr_init */
+    else if (strcmp(a, "--libos") == 0 || strcmp(a, "--config") == 0 || strcmp(a, "--set") == 0)
+      ++i; /* read by dmtr_init */
     else if (strcmp(a, "--proto") == 0) {
       if (strcmp(v, "tcp") == 0) o->tcp = 1;
       else if (strcmp(v, "udp") != 0) return 0;
@@ -139,6 +148,26 @@ static int parse_options(int argc, char *argv[], options_t *o) {
     return 0;
   }
   return 1;
+}
+
+/* True when socket(SOCK_STREAM) failed because the module has no TCP at all (says so). */
+static int no_tcp(int rc) {
+  if (rc != ESOCKTNOSUPPORT && rc != EPROTONOSUPPORT) return 0;
+  fprintf(stderr, "demi-echo: no TCP in this build (socket(SOCK_STREAM): %s)\n", strerror(rc));
+  return 1;
+}
+
+/* Prints the network module's non-zero counters to stderr (device counters always). */
+static void print_counters(const char *who) {
+  dmtr_counter_t c[256];
+  size_t n = 0, i;
+  if (dmtr_counters(c, sizeof c / sizeof c[0], &n) != 0 || n == 0) return;
+  if (n > sizeof c / sizeof c[0]) n = sizeof c / sizeof c[0];
+  fprintf(stderr, "demi-echo %s counters:", who);
+  for (i = 0; i < n; ++i)
+    if (c[i].value != 0 || strncmp(c[i].name, "device.", 7) == 0)
+      fprintf(stderr, " %s=%llu", c[i].name, (unsigned long long)c[i].value);
+  fprintf(stderr, "\n");
 }
 
 /* ------------------------------------------------------------------ server */
@@ -240,7 +269,10 @@ static int run_server(const options_t *o) {
   dmtr_qtoken_t qt;
   struct timespec tick = {0, 100 * 1000 * 1000};
 
-  if ((rc = dmtr_socket(&lqd, AF_INET, o->tcp ? SOCK_STREAM : SOCK_DGRAM, 0)) != 0) goto fail;
+  if ((rc = dmtr_socket(&lqd, AF_INET, o->tcp ? SOCK_STREAM : SOCK_DGRAM, 0)) != 0) {
+    if (o->tcp && no_tcp(rc)) return EXIT_NO_TCP;
+    goto fail;
+  }
   if (o->tcp) {
     int one = 1;
     dmtr_setsockopt(lqd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -485,7 +517,13 @@ static int run_client(const options_t *o) {
   for (ci = 0; ci < o->conns; ++ci) {
     dmtr_qtoken_t qt;
     dmtr_qresult_t qr;
-    if ((rc = dmtr_socket(&conns[ci].qd, AF_INET, o->tcp ? SOCK_STREAM : SOCK_DGRAM, 0)) != 0) goto fail;
+    if ((rc = dmtr_socket(&conns[ci].qd, AF_INET, o->tcp ? SOCK_STREAM : SOCK_DGRAM, 0)) != 0) {
+      if (o->tcp && no_tcp(rc)) {
+        status = EXIT_NO_TCP;
+        goto out;
+      }
+      goto fail;
+    }
     if (o->tcp) {
       int one = 1;
       dmtr_setsockopt(conns[ci].qd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
@@ -662,5 +700,7 @@ int main(int argc, char *argv[]) {
     fprintf(stderr, "demi-echo: dmtr_init: %s\n", strerror(rc));
     return 1;
   }
-  return o.server ? run_server(&o) : run_client(&o);
+  rc = o.server ? run_server(&o) : run_client(&o);
+  print_counters(o.server ? "server" : "client");
+  return rc;
 }

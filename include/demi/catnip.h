@@ -27,7 +27,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include <demi/config.h>
 #include <demi/module.h>
@@ -53,5 +56,24 @@ inline constexpr int kTcpCongestion = TCP_CONGESTION;
 // EINVAL if the device cannot serve the configuration (an MTU larger than the device's).
 std::unique_ptr<Module> make_catnip_module(std::unique_ptr<runtime::Device> device, const Config& config);
 std::unique_ptr<Module> make_catnip_module(runtime::Device& device, const Config& config);
+
+class LibOS;
+
+// Catnip on a DPDK port, all from `libos`'s configuration (the dpdk.* and catnip.* keys):
+// initialises the EAL, opens dpdk.port (offloads, link wait), makes the port's application
+// region (dpdk.memory_mb, registered with DPDK) `libos`'s allocator, so that every sgaalloc is
+// sent without a copy, and installs a catnip module that owns the port. Call it before any
+// sgaalloc. 0 or an errno, with the cause in the log.
+int install_catnip_dpdk(LibOS& libos);
+
+// A counter of the catnip module: `device.*` (packets, bytes and drops as the device counts
+// them, kept by demi, so they survive a memif peer that leaves) and the stack's own, one per
+// event and per drop reason (`ipv4.drop.bad_checksum`, ...).
+struct CatnipCounter {
+  std::string name;
+  uint64_t value = 0;
+};
+// The counters of the catnip module installed in `libos`; empty when there is none.
+std::vector<CatnipCounter> catnip_counters(const LibOS& libos);
 
 }  // namespace demi

@@ -16,8 +16,10 @@ extern "C" {
  * struct timespec (POSIX) undefined. */
 struct timespec;
 
-/* Creates the process's LibOS from --config FILE / $DEMI_CONFIG and installs the module named
- * by --libos NAME / $DEMI_LIBOS (default posix) and the storage module. */
+/* Creates the process's LibOS from --config FILE / $DEMI_CONFIG, with each --set KEY=VALUE in
+ * argv applied on top, and installs the module named by --libos NAME / $DEMI_LIBOS and the
+ * storage module. NAME is posix (kernel sockets, the default) or catnip (demi's own stack on the
+ * DPDK port of the dpdk.* keys; catnip.ipv4.address is required). */
 int dmtr_init(int argc, char *argv[]);
 
 int dmtr_socket(int *qd_out, int domain, int type, int protocol);
@@ -67,6 +69,15 @@ int dmtr_sgaalloc(dmtr_sgarray_t *sga_out, size_t size);
 int dmtr_sgaallocv(dmtr_sgarray_t *sga_out, uint32_t numsegs, const size_t *seglens);
 int dmtr_sgafree(dmtr_sgarray_t *sga);
 int dmtr_sgalen(size_t *len_out, const dmtr_sgarray_t *sga);
+
+/* Counters of the network module, for a report at exit: catnip's device packets, bytes and
+ * drops (device.*) and its stack's events and drops by reason. Fills up to max entries of out;
+ * *count_out is how many there are (0 for posix). The names stay valid until the next call. */
+typedef struct dmtr_counter {
+  const char *name;
+  uint64_t value;
+} dmtr_counter_t;
+int dmtr_counters(dmtr_counter_t *out, size_t max, size_t *count_out);
 
 #ifdef __cplusplus
 }

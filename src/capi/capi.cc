@@ -1,5 +1,6 @@
 // dmtr_* -> demi::LibOS: argument checks and errno mapping, nothing else. No exception crosses
 // this boundary: every entry point catches and answers with an errno.
+#include <demi/catnip.h>
 #include <demi/libos.h>
 #include <demi/posix.h>
 #include <demi/rdma.h>
@@ -140,6 +141,36 @@ std::string libos_name(int argc, char* argv[]) {
   return "posix";
 }
 
+// Applies every `--set KEY=VALUE` (or `--set=KEY=VALUE`) in argv on top of the configuration
+// file: one-off overrides from the command line. 0 or EINVAL, with the reason in *why.
+int apply_overrides(int argc, char* argv[], demi::Config& config, std::string* why) {
+  for (int i = 1; argv && i < argc; ++i) {
+    if (!argv[i]) continue;
+    const char* kv = nullptr;
+    if (std::strcmp(argv[i], "--set") == 0) {
+      kv = i + 1 < argc ? argv[++i] : nullptr;
+      if (!kv) {
+        *why = "--set needs KEY=VALUE";
+        return EINVAL;
+      }
+    } else if (std::strncmp(argv[i], "--set=", 6) == 0) {
+      kv = argv[i] + 6;
+    } else {
+      continue;
+    }
+    const char* eq = std::strchr(kv, '=');
+    if (!eq || eq == kv) {
+      *why = std::string{"--set "} + kv + ": expected KEY=VALUE";
+      return EINVAL;
+    }
+    if (int rc = config.set(std::string_view(kv, static_cast<std::size_t>(eq - kv)), eq + 1, why)) return rc;
+  }
+  return 0;
+}
+
+// Names of the counters dmtr_counters hands out: valid until its next call.
+std::vector<std::string> g_counter_names;
+
 int bad_arg(const char* call, const char* what) {
   DEMI_DEBUG("dmtr", "{}: {}", call, what);
   return EINVAL;
@@ -159,18 +190,28 @@ int dmtr_init(int argc, char* argv[]) {
       DEMI_ERROR("dmtr", "dmtr_init: {}", why.empty() ? std::strerror(config.error()) : why);
       return config.error();
     }
+    if (int rc = apply_overrides(argc, argv, *config, &why)) {
+      DEMI_ERROR("dmtr", "dmtr_init: {}", why);
+      return rc;
+    }
     std::string name = libos_name(argc, argv);
-    std::unique_ptr<demi::Module> net;
-    if (name == "posix") {
-      net = demi::make_posix_module();
-    } else if (name == "rdma") {
-      net = demi::make_rdma_module();  // install fails with ENODEV, logged, without a device
-    } else {
-      DEMI_ERROR("dmtr", "dmtr_init: unknown libos '{}' (available: posix, rdma)", name);
+    if (name != "posix" && name != "catnip" && name != "rdma") {
+      DEMI_ERROR("dmtr", "dmtr_init: unknown libos '{}' (available: posix, catnip, rdma)", name);
       return EINVAL;
     }
     auto libos = std::make_unique<demi::LibOS>(demi::LibOSOptions{std::move(*config), nullptr});
-    if (int rc = libos->install(std::move(net))) return rc;
+    if (name == "posix") {
+      if (int rc = libos->install(demi::make_posix_module())) return rc;
+    } else if (name == "rdma") {
+      // install fails with ENODEV, and a log line saying why, on a host without an RDMA device.
+      if (int rc = libos->install(demi::make_rdma_module())) return rc;
+    } else {
+      // Catnip on the DPDK port the configuration names (dpdk.* and catnip.* keys).
+      if (int rc = demi::install_catnip_dpdk(*libos)) return rc;
+      // The LibOS (and with it the port) must go before the EAL's own exit handler, which
+      // init registered before this one and so runs after it.
+      std::atexit([] { g_libos.reset(); });
+    }
     if (int rc = libos->install(demi::make_storage_module()))
       DEMI_WARN("dmtr", "dmtr_init: no storage module ({}); file queues are unavailable", std::strerror(rc));
     g_libos = std::move(libos);
@@ -409,6 +450,21 @@ int dmtr_sgafree(dmtr_sgarray_t* sga) {
     int rc = g_libos->sgafree(to_sga(*sga));
     if (rc == 0) sga->sga_buf = nullptr;  // a second free of this copy is EINVAL, not a crash
     return rc;
+  });
+}
+
+int dmtr_counters(dmtr_counter_t* out, size_t max, size_t* count_out) {
+  return guarded("dmtr_counters", [&] {
+    if (!count_out || (max > 0 && !out)) return bad_arg("dmtr_counters", "NULL argument");
+    std::vector<demi::CatnipCounter> all = demi::catnip_counters(*g_libos);
+    g_counter_names.clear();
+    for (const demi::CatnipCounter& c : all) g_counter_names.push_back(c.name);
+    for (std::size_t i = 0; i < all.size() && i < max; ++i) {
+      out[i].name = g_counter_names[i].c_str();
+      out[i].value = all[i].value;
+    }
+    *count_out = all.size();
+    return 0;
   });
 }
 

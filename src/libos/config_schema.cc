@@ -167,6 +167,10 @@ constexpr KeySpec kSchema[] = {
      "Back the application region with 2 MiB hugepages when the machine has them (else ordinary pages, "
      "with a warning)."},
     {"dpdk.burst", Type::Int, "32", 1, 512, "", "Packets received or sent per burst."},
+    {"dpdk.tx_copy_threshold", Type::Int, "512", 0, 4096, "",
+     "Payload segments of at most this many bytes are copied behind the headers instead of being "
+     "attached to the frame as external buffers (zero copy), where a copy is cheaper. Measured with "
+     "`build/bin/demi-txcopy` (docs/dpdk.md)."},
 };
 }  // namespace
 

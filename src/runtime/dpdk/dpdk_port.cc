@@ -58,6 +58,7 @@ int DpdkPort::setup(const Config& config) {
     return ENODEV;
   }
   burst_ = static_cast<uint16_t>(config.get_int("dpdk.burst"));
+  copy_threshold_ = static_cast<std::size_t>(config.get_int("dpdk.tx_copy_threshold"));
   auto mtu = static_cast<uint32_t>(config.get_int("dpdk.mtu"));
 
   rte_eth_dev_info dev{};
@@ -73,7 +74,10 @@ int DpdkPort::setup(const Config& config) {
   ++pool_serial;
   std::string tag = std::to_string(getpid()) + "_" + std::to_string(port_) + "_" + std::to_string(pool_serial);
   // Room for a whole frame after the standard headroom: frames never span mbufs on RX.
-  auto data_room = static_cast<uint16_t>(RTE_PKTMBUF_HEADROOM + mtu + 14 + 4 + 64);
+  // At least DPDK's usual 2 KiB: some PMDs size their receive frames so (af_packet's 2048-byte
+  // frames need 2016 bytes of room) and refuse smaller mbufs.
+  auto data_room = static_cast<uint16_t>(
+      std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, RTE_PKTMBUF_HEADROOM + mtu + 14 + 4 + 64));
   auto mbufs = static_cast<unsigned>(config.get_int("dpdk.mbufs"));
   pool_ = rte_pktmbuf_pool_create(("demi_pkt_" + tag).c_str(), mbufs, 256, kPrivSize, data_room, socket);
   ext_pool_ = rte_pktmbuf_pool_create(("demi_ext_" + tag).c_str(), mbufs, 256, 0, 0, socket);
@@ -174,7 +178,13 @@ mem::Block* DpdkPort::wrap(rte_mbuf* m) {
 
 void DpdkPort::release(mem::Block* b) noexcept {
   auto* m = static_cast<rte_mbuf*>(b->cookie);
-  // Only the head segment is ours: chained payload segments belong to their transmissions.
+  // A transmission still holds the mbuf: drop demi's reference only. Touching the chain now
+  // would cut the payload segments off a frame the device has not sent yet.
+  if (rte_mbuf_refcnt_read(m) > 1) {
+    rte_mbuf_refcnt_update(m, -1);
+    return;
+  }
+  // The last reference. Chained payload segments belonged to transmissions, which freed them.
   m->next = nullptr;
   m->nb_segs = 1;
   rte_pktmbuf_free_seg(m);
@@ -244,7 +254,10 @@ rte_mbuf* DpdkPort::to_mbuf(const TxFrame& frame) {
   for (uint8_t i = 0; i < frame.payload_segments; ++i) {
     const mem::BufRef& p = frame.payload[i];
     if (p.size() == 0) continue;
-    if (!chain) {
+    // Small payloads are copied behind the header while nothing is chained yet: below the
+    // threshold a copy costs less than attaching an external buffer (dpdk.tx_copy_threshold).
+    bool copy_small = p.size() <= copy_threshold_ && head->nb_segs == 1 && p.size() <= rte_pktmbuf_tailroom(head);
+    if (!chain || copy_small) {
       // The PMD takes one segment only: copy the payload behind the header.
       if (p.size() > rte_pktmbuf_tailroom(rte_pktmbuf_lastseg(head))) goto fail;
       std::memcpy(rte_pktmbuf_append(head, static_cast<uint16_t>(p.size())), p.data(), p.size());

@@ -37,6 +37,8 @@ class DpdkPort final : public Device, public mem::BlockOwner {
 
   void release(mem::Block* b) noexcept override;
   uint16_t port_id() const { return port_; }
+  // dpdk.tx_copy_threshold, changed at run time (for the benchmark that measures it).
+  void set_copy_threshold(std::size_t bytes) { copy_threshold_ = bytes; }
   // mbufs of the packet pool not in use (for leak checks).
   unsigned free_mbufs() const;
 
@@ -57,6 +59,7 @@ class DpdkPort final : public Device, public mem::BlockOwner {
   rte_mempool* shinfo_pool_ = nullptr;
   uint64_t tx_offloads_ = 0;
   uint16_t burst_ = 32;
+  std::size_t copy_threshold_ = 0;  // payload segments up to this size are copied, not attached
 };
 
 }  // namespace demi::runtime::dpdk

@@ -30,6 +30,26 @@ class RegionAllocatorHandle final : public mem::Allocator {
  private:
   mem::RegionAllocator* a_;
 };
+
+// The allocator that owns its region: released with it.
+class OwningRegionAllocator final : public mem::Allocator {
+ public:
+  OwningRegionAllocator(std::unique_ptr<ExternalMemory> m, std::unique_ptr<mem::Allocator> a)
+      : memory_(std::move(m)), a_(std::move(a)) {}
+  ~OwningRegionAllocator() override {
+    a_.reset();
+    memory_.reset();
+  }
+  mem::Block* allocate(std::size_t size) override { return a_->allocate(size); }
+  void release(mem::Block* b) noexcept override { a_->release(b); }
+  std::string_view name() const override { return a_->name(); }
+  mem::AllocatorStats stats() const override { return a_->stats(); }
+  bool owns(const void* p) const override { return a_->owns(p); }
+
+ private:
+  std::unique_ptr<ExternalMemory> memory_;
+  std::unique_ptr<mem::Allocator> a_;
+};
 }  // namespace
 
 Result<std::unique_ptr<ExternalMemory>> ExternalMemory::create(const Config& config, uint16_t port) {
@@ -103,6 +123,11 @@ ExternalMemory::~ExternalMemory() {
   }
   if (registered_) rte_extmem_unregister(base_, size_);
   munmap(base_, size_);
+}
+
+std::unique_ptr<mem::Allocator> ExternalMemory::into_allocator(std::unique_ptr<ExternalMemory> memory) {
+  auto handle = memory->make_allocator();
+  return std::make_unique<OwningRegionAllocator>(std::move(memory), std::move(handle));
 }
 
 std::unique_ptr<mem::Allocator> ExternalMemory::make_allocator() {

@@ -26,6 +26,9 @@ class ExternalMemory {
   // An allocator over the region. The region must outlive every block it hands out: the LibOS
   // that installs it keeps this object alive until its own end.
   std::unique_ptr<mem::Allocator> make_allocator();
+  // The same, owning the region: for a LibOS that keeps it (ModuleHost::set_allocator), so that
+  // the region lives exactly as long as the allocator.
+  static std::unique_ptr<mem::Allocator> into_allocator(std::unique_ptr<ExternalMemory> memory);
   bool hugepages() const { return hugepages_; }
   std::size_t size() const { return size_; }
 
