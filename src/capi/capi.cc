@@ -1,6 +1,7 @@
 // dmtr_* -> demi::LibOS: argument checks and errno mapping, nothing else. No exception crosses
 // this boundary: every entry point catches and answers with an errno.
 #include <demi/libos.h>
+#include <demi/lwip.h>
 #include <demi/posix.h>
 #include <demi/storage.h>
 #include <dmtr/libos.h>
@@ -162,8 +163,13 @@ int dmtr_init(int argc, char* argv[]) {
     std::unique_ptr<demi::Module> net;
     if (name == "posix") {
       net = demi::make_posix_module();
+    } else if (name == "lwip") {
+      // lwIP on the DPDK port that dpdk.* names; lwip.address is required.
+      auto m = demi::make_lwip_dpdk_module(*config);
+      if (!m) return m.error();  // the reason is in the log
+      net = std::move(*m);
     } else {
-      DEMI_ERROR("dmtr", "dmtr_init: unknown libos '{}' (available: posix)", name);
+      DEMI_ERROR("dmtr", "dmtr_init: unknown libos '{}' (available: posix, lwip)", name);
       return EINVAL;
     }
     auto libos = std::make_unique<demi::LibOS>(demi::LibOSOptions{std::move(*config), nullptr});

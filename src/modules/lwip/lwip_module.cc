@@ -128,6 +128,9 @@ LwipModule::~LwipModule() {
   // PCB of this netif, quietly (no callback into a queue that is going away): open queues,
   // connections still closing, TIME_WAIT (which would otherwise keep a port in use for the next
   // module on this address), then the netif, which also drops ARP's queued packets.
+  // Nothing is sent any more: at process exit the device (a DPDK port whose EAL may already be
+  // cleaned up) cannot be trusted, so the peers learn of the end from their own timers.
+  silent_ = true;
   for (auto& q : queues_) {
     if (!q->open) continue;
     if (q->tcp) {
@@ -319,6 +322,7 @@ bool LwipModule::is_tx_ref(const pbuf* p) const {
 err_t LwipModule::link_output_cb(netif* n, pbuf* p) { return static_cast<LwipModule*>(n->state)->link_output(p); }
 
 err_t LwipModule::link_output(pbuf* p) {
+  if (silent_) return ERR_OK;  // the module is going away
   runtime::TxFrame frame;
   frame.head = device_.alloc_tx(0);
   if (!frame.head) {

@@ -244,6 +244,7 @@ class LwipModule final : public Module {
   ModuleHost* host_ = nullptr;
   bool joined_ = false;  // counted in LwipStack
   bool netif_up_ = false;
+  bool silent_ = false;  // being destroyed: frames are no longer sent
   netif netif_{};
   std::vector<std::unique_ptr<Queue>> queues_;  // index = QueueId
   std::vector<QueueId> free_ids_;
