@@ -2,6 +2,7 @@
 // this boundary: every entry point catches and answers with an errno.
 #include <demi/catnip.h>
 #include <demi/libos.h>
+#include <demi/lwip.h>
 #include <demi/posix.h>
 #include <demi/rdma.h>
 #include <demi/storage.h>
@@ -195,9 +196,16 @@ int dmtr_init(int argc, char* argv[]) {
       return rc;
     }
     std::string name = libos_name(argc, argv);
-    if (name != "posix" && name != "catnip" && name != "rdma") {
-      DEMI_ERROR("dmtr", "dmtr_init: unknown libos '{}' (available: posix, catnip, rdma)", name);
+    if (name != "posix" && name != "catnip" && name != "rdma" && name != "lwip") {
+      DEMI_ERROR("dmtr", "dmtr_init: unknown libos '{}' (available: posix, catnip, rdma, lwip)", name);
       return EINVAL;
+    }
+    std::unique_ptr<demi::Module> lwip;
+    if (name == "lwip") {
+      // lwIP on the DPDK port that dpdk.* names; lwip.address is required.
+      auto m = demi::make_lwip_dpdk_module(*config);
+      if (!m) return m.error();  // the reason is in the log
+      lwip = std::move(*m);
     }
     auto libos = std::make_unique<demi::LibOS>(demi::LibOSOptions{std::move(*config), nullptr});
     if (name == "posix") {
@@ -205,6 +213,10 @@ int dmtr_init(int argc, char* argv[]) {
     } else if (name == "rdma") {
       // install fails with ENODEV, and a log line saying why, on a host without an RDMA device.
       if (int rc = libos->install(demi::make_rdma_module())) return rc;
+    } else if (name == "lwip") {
+      if (int rc = libos->install(std::move(lwip))) return rc;
+      // As for catnip: the port must close before the EAL's exit handler runs.
+      std::atexit([] { g_libos.reset(); });
     } else {
       // Catnip on the DPDK port the configuration names (dpdk.* and catnip.* keys).
       if (int rc = demi::install_catnip_dpdk(*libos)) return rc;

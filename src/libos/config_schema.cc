@@ -117,6 +117,21 @@ constexpr KeySpec kSchema[] = {
     {"catnip.tcp.isn_seed", Type::Int, "0", 0, INT64_MAX, "",
      "Seed of the secret behind initial sequence numbers and SYN cookies (RFC 6528). 0: a random "
      "secret at start (production); any other value makes runs repeatable (simulations)."},
+    // ---- lwip (Debian's lwIP on a packet device; its TCP parameters are fixed by Debian's build)
+    {"lwip.address", Type::String, "", INT64_MIN, INT64_MAX, "",
+     "This host's IPv4 address for the lwip module (dotted quad). Required: the module refuses to start "
+     "without it."},
+    {"lwip.netmask", Type::String, "255.255.255.0", INT64_MIN, INT64_MAX, "",
+     "Netmask of the lwip module's subnet (contiguous, dotted quad)."},
+    {"lwip.gateway", Type::String, "", INT64_MIN, INT64_MAX, "",
+     "Gateway (inside the subnet) for off-subnet destinations. Empty: none, and lwIP drops what it "
+     "cannot route (EHOSTUNREACH)."},
+    {"lwip.mtu", Type::Int, "0", 0, 9216, "", "IP MTU of the lwip module (at least 576). 0: the device's."},
+    {"lwip.burst", Type::Int, "32", 1, 512, "", "Frames the lwip module receives from its device per poll."},
+    {"lwip.udp_queue", Type::Int, "1024", 1, 1048576, "",
+     "Datagrams a UDP queue of the lwip module keeps for its pops; more are dropped and counted."},
+    {"lwip.backlog_max", Type::Int, "4096", 1, 65535, "",
+     "Upper bound applied to listen()'s backlog; a connection beyond a listener's backlog is reset."},
     // ---- storage
     {"storage.queue_depth", Type::Int, "256", 1, 32768, "", "Entries of the storage module's io_uring."},
     {"storage.read_size", Type::Int, "65536", 1, 1073741824, "",
