@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   demi::sim::ExchangeOptions o;
   bool have_seed = false;
   bool have_profile = false;
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string_view arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
     uint64_t v = 0;
@@ -66,7 +66,6 @@ int main(int argc, char** argv) {
     } else {
       return usage("unknown option");
     }
-    ++i;
   }
   if (!have_seed || !have_profile) return usage("--seed and --profile are required");
   std::string why;
