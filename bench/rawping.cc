@@ -2,8 +2,11 @@
 // DPDK port (net_memif by default) with no stack at all: the floor under every Catnip figure.
 //
 //   demi-rawping server --config F
-//   demi-rawping client --config F --size B --count N [--warmup W] [--json]
+//   demi-rawping client --config F --size B --count N [--warmup W] [--json] [--samples FILE]
+//
+// --samples writes every measured RTT (us, one a line, in the order measured), for CDF plots.
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,7 +28,7 @@ constexpr uint64_t kGoodbye = ~uint64_t{0};      // sequence number of the clien
 int usage() {
   std::fprintf(stderr,
                "usage: demi-rawping server --config F\n"
-               "       demi-rawping client --config F --size B --count N [--warmup W] [--json]\n");
+               "       demi-rawping client --config F --size B --count N [--warmup W] [--json] [--samples FILE]\n");
   return 2;
 }
 
@@ -70,7 +73,7 @@ int serve(Device& port) {
   }
 }
 
-int ping(Device& port, uint64_t size, uint64_t count, uint64_t warmup, bool json) {
+int ping(Device& port, uint64_t size, uint64_t count, uint64_t warmup, bool json, const char* samples) {
   std::vector<double> rtts;
   rtts.reserve(count);
   RxFrame rx[32];
@@ -124,6 +127,12 @@ int ping(Device& port, uint64_t size, uint64_t count, uint64_t warmup, bool json
     for (std::size_t k = 0; k < n; ++k) rx[k].data.reset();
   }
   std::size_t ok = rtts.size();
+  if (samples) {  // before the percentiles, which reorder the vector
+    FILE* f = std::fopen(samples, "w");
+    if (!f) return std::fprintf(stderr, "rawping: %s: %s\n", samples, std::strerror(errno)), 1;
+    for (double r : rtts) std::fprintf(f, "%.3f\n", r);
+    if (std::fclose(f) != 0) return std::fprintf(stderr, "rawping: cannot write %s\n", samples), 1;
+  }
   double p50 = percentile(rtts, 0.50), p99 = percentile(rtts, 0.99), p999 = percentile(rtts, 0.999);
   double rate = static_cast<double>(ok) / secs;
   if (json)
@@ -143,10 +152,12 @@ int main(int argc, char** argv) {
   std::string mode = argv[1];
   uint64_t size = 64, count = 10000, warmup = 1000;
   bool json = false;
+  const char* samples = nullptr;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--json") json = true;
     else if (a == "--config" && i + 1 < argc) ++i;
+    else if (a == "--samples" && i + 1 < argc) samples = argv[++i];
     else if (a == "--size" && i + 1 < argc) {
       if (!parse_u64(argv[++i], 60, 9000, &size)) return usage();
     } else if (a == "--count" && i + 1 < argc) {
@@ -161,6 +172,6 @@ int main(int argc, char** argv) {
   auto port = dpdk::DpdkPort::open(*config);
   if (!port) return std::fprintf(stderr, "rawping: cannot open the DPDK port: %s\n", std::strerror(port.error())), 1;
   if (mode == "server") return serve(**port);
-  if (mode == "client") return ping(**port, size, count, warmup, json);
+  if (mode == "client") return ping(**port, size, count, warmup, json, samples);
   return usage();
 }

@@ -3,7 +3,10 @@
  *   demi-echo server --libos L --proto tcp|udp --addr IP:PORT [--port-file F] [--max-conns N] [--config F]
  *   demi-echo client --libos L --proto tcp|udp --addr IP:PORT --size B --count N [--conns C]
  *                    [--random-sizes] [--seed S] [--json] [--timeout-ms T] [--config F]
+ *                    [--warmup W] [--samples FILE]
  *
+ * The client's first W round trips (--warmup) are exchanged and checked but left out of the
+ * figures; --samples writes every measured RTT (us, one a line, in the order measured).  *
  * Scatter-gather ownership, which this program is careful about: every sga from dmtr_sgaalloc
  * or a completed pop is freed exactly once with dmtr_sgafree; an sga handed to a push is freed
  * only after that push completed. The server echoes a popped sga by pushing it back as it is. */
@@ -38,6 +41,8 @@ typedef struct options {
   unsigned long seed;
   int json;
   unsigned long timeout_ms;
+  unsigned long warmup;
+  const char *samples;
 } options_t;
 
 static volatile sig_atomic_t g_stop = 0;
@@ -51,6 +56,7 @@ static int usage(void) {
           "usage: demi-echo server --libos L --proto tcp|udp --addr IP:PORT [--port-file F] [--max-conns N]\n"
           "       demi-echo client --libos L --proto tcp|udp --addr IP:PORT --size B --count N [--conns C]\n"
           "                        [--random-sizes] [--seed S] [--json] [--timeout-ms T]\n"
+          "                        [--warmup W] [--samples FILE]\n"
           "       (both take --config FILE)\n");
   return 2;
 }
@@ -127,6 +133,12 @@ static int parse_options(int argc, char *argv[], options_t *o) {
       ++i;
     } else if (strcmp(a, "--seed") == 0) {
       if (!parse_ulong(v, 0, 0xffffffffUL, &o->seed)) return 0;
+      ++i;
+    } else if (strcmp(a, "--warmup") == 0) {
+      if (!parse_ulong(v, 0, 1000000000UL, &o->warmup)) return 0;
+      ++i;
+    } else if (strcmp(a, "--samples") == 0) {
+      o->samples = v;
       ++i;
     } else if (strcmp(a, "--timeout-ms") == 0) {
       if (!parse_ulong(v, 1, 3600000UL, &o->timeout_ms)) return 0;
@@ -447,7 +459,7 @@ static int advance(const options_t *o, conn_t *c, unsigned long ci, unsigned lon
   dmtr_qtoken_t qt;
   int rc;
   if (c->push_pending || !c->echoed) return 0;
-  if (*sent >= o->count) {
+  if (*sent >= o->count + o->warmup) {
     c->done = 1;
     return 0;
   }
@@ -470,6 +482,7 @@ static int run_client(const options_t *o) {
   size_t nrtt = 0;
   int n = 0, rc = 0, status = 0;
   unsigned long long bytes = 0;
+  const unsigned long total = o->count + o->warmup; /* messages exchanged, warm-up included */
   struct timespec t0, t1, timeout;
   timeout.tv_sec = (time_t)(o->timeout_ms / 1000);
   timeout.tv_nsec = (long)(o->timeout_ms % 1000) * 1000000L;
@@ -495,7 +508,7 @@ static int run_client(const options_t *o) {
   }
   clock_gettime(CLOCK_MONOTONIC, &t0);
   /* Start one message per connection. */
-  for (ci = 0; ci < o->conns && sent < o->count; ++ci) {
+  for (ci = 0; ci < o->conns && sent < total; ++ci) {
     dmtr_qtoken_t qt;
     conns[ci].next = sent++;
     conns[ci].size = pick_size(o);
@@ -506,7 +519,7 @@ static int run_client(const options_t *o) {
   }
   for (ci = sent; ci < o->conns; ++ci) conns[ci].done = 1;
 
-  while (done < o->count) {
+  while (done < total) {
     dmtr_qresult_t qr;
     int i = -1, push;
     conn_t *c;
@@ -591,9 +604,10 @@ static int run_client(const options_t *o) {
     if (c->got == c->size && !c->echoed) {
       struct timespec now;
       clock_gettime(CLOCK_MONOTONIC, &now);
-      if (nrtt < o->count) rtts[nrtt++] = elapsed_us(&c->start, &now);
-      bytes += c->size;
+      if (done >= o->warmup && nrtt < o->count) rtts[nrtt++] = elapsed_us(&c->start, &now);
+      if (done >= o->warmup) bytes += c->size;
       ++done;
+      if (done == o->warmup) t0 = now; /* the measured part starts after the warm-up */
       c->echoed = 1;
       if ((rc = advance(o, c, ci, &sent, qts, owner, is_push, &n)) != 0) goto fail;
     }
@@ -607,6 +621,18 @@ static int run_client(const options_t *o) {
   clock_gettime(CLOCK_MONOTONIC, &t1);
   {
     double secs = elapsed_us(&t0, &t1) / 1e6;
+    if (o->samples) {
+      FILE *f = fopen(o->samples, "w");
+      size_t k;
+      if (!f) {
+        fprintf(stderr, "demi-echo client: %s: %s\n", o->samples, strerror(errno));
+        status = 1;
+      } else {
+        for (k = 0; k < nrtt; ++k) fprintf(f, "%.3f\n", rtts[k]);
+        if (fclose(f) != 0) status = 1;
+      }
+    }
+    done -= o->warmup; /* the figures below are of the measured part only */
     qsort(rtts, nrtt, sizeof *rtts, cmp_double);
     if (o->json)
       printf("{\"proto\": \"%s\", \"size\": %lu, \"random_sizes\": %s, \"count\": %lu, \"conns\": %lu, "
