@@ -7,6 +7,7 @@
 // --samples writes every measured RTT (us, one a line, in the order measured), for CDF plots.
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -48,10 +49,18 @@ double percentile(std::vector<double>& v, double p) {
   return v[i];
 }
 
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
 int serve(Device& port) {
   RxFrame rx[32];
   TxFrame tx[32];
-  for (;;) {
+  // SIGTERM/SIGINT end the server cleanly (the port closes, DPDK removes its runtime files).
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  while (!g_stop) {
     std::size_t n = port.receive(rx);
     std::size_t k = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -71,9 +80,23 @@ int serve(Device& port) {
     if (k) port.transmit(std::span<TxFrame>(tx, k));
     for (std::size_t i = 0; i < n; ++i) rx[i].data.reset();
   }
+  return 0;
 }
 
 int ping(Device& port, uint64_t size, uint64_t count, uint64_t warmup, bool json, const char* samples) {
+  {
+    // A frame is one packet buffer here (no multi-segment frames yet): refuse a size that does
+    // not fit one, rather than write past the buffer.
+    mem::BufRef probe = port.alloc_tx(0);
+    if (!probe) return std::fprintf(stderr, "rawping: out of mbufs\n"), 1;
+    if (size > probe.tailroom()) {
+      std::fprintf(stderr,
+                   "rawping: not available: a %llu B frame does not fit one %zu B packet buffer "
+                   "(multi-segment frames are not supported by rawping yet)\n",
+                   static_cast<unsigned long long>(size), probe.tailroom());
+      return 3;
+    }
+  }
   std::vector<double> rtts;
   rtts.reserve(count);
   RxFrame rx[32];

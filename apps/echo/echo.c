@@ -3,10 +3,12 @@
  *   demi-echo server --libos L --proto tcp|udp --addr IP:PORT [--port-file F] [--max-conns N] [--config F]
  *   demi-echo client --libos L --proto tcp|udp --addr IP:PORT --size B --count N [--conns C]
  *                    [--random-sizes] [--seed S] [--json] [--timeout-ms T] [--config F]
- *                    [--warmup W] [--samples FILE]
+ *                    [--warmup W] [--samples FILE] [--max-ms T]
  *
  * The client's first W round trips (--warmup) are exchanged and checked but left out of the
- * figures; --samples writes every measured RTT (us, one a line, in the order measured).  *
+ * figures; --samples writes every measured RTT (us, one a line, in the order measured);
+ * --max-ms ends the measured part after T ms even if fewer than N messages were exchanged
+ * (messages in flight then complete; the figures say how many were measured).  *
  * Scatter-gather ownership, which this program is careful about: every sga from dmtr_sgaalloc
  * or a completed pop is freed exactly once with dmtr_sgafree; an sga handed to a push is freed
  * only after that push completed. The server echoes a popped sga by pushing it back as it is. */
@@ -43,6 +45,7 @@ typedef struct options {
   unsigned long timeout_ms;
   unsigned long warmup;
   const char *samples;
+  unsigned long max_ms;
 } options_t;
 
 static volatile sig_atomic_t g_stop = 0;
@@ -56,7 +59,7 @@ static int usage(void) {
           "usage: demi-echo server --libos L --proto tcp|udp --addr IP:PORT [--port-file F] [--max-conns N]\n"
           "       demi-echo client --libos L --proto tcp|udp --addr IP:PORT --size B --count N [--conns C]\n"
           "                        [--random-sizes] [--seed S] [--json] [--timeout-ms T]\n"
-          "                        [--warmup W] [--samples FILE]\n"
+          "                        [--warmup W] [--samples FILE] [--max-ms T]\n"
           "       (both take --config FILE)\n");
   return 2;
 }
@@ -136,6 +139,9 @@ static int parse_options(int argc, char *argv[], options_t *o) {
       ++i;
     } else if (strcmp(a, "--warmup") == 0) {
       if (!parse_ulong(v, 0, 1000000000UL, &o->warmup)) return 0;
+      ++i;
+    } else if (strcmp(a, "--max-ms") == 0) {
+      if (!parse_ulong(v, 1, 3600000UL, &o->max_ms)) return 0;
       ++i;
     } else if (strcmp(a, "--samples") == 0) {
       o->samples = v;
@@ -413,6 +419,16 @@ static double elapsed_us(const struct timespec *a, const struct timespec *b) {
   return (double)(b->tv_sec - a->tv_sec) * 1e6 + (double)(b->tv_nsec - a->tv_nsec) / 1e3;
 }
 
+/* --max-ms: when the measured part started (set once the warm-up is over), and whether its time is up. */
+static int g_measuring = 0;
+static struct timespec g_measure_start;
+static int out_of_time(const options_t *o) {
+  struct timespec now;
+  if (!o->max_ms || !g_measuring) return 0;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return elapsed_us(&g_measure_start, &now) >= (double)o->max_ms * 1e3;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -459,7 +475,7 @@ static int advance(const options_t *o, conn_t *c, unsigned long ci, unsigned lon
   dmtr_qtoken_t qt;
   int rc;
   if (c->push_pending || !c->echoed) return 0;
-  if (*sent >= o->count + o->warmup) {
+  if (*sent >= o->count + o->warmup || out_of_time(o)) {
     c->done = 1;
     return 0;
   }
@@ -507,6 +523,10 @@ static int run_client(const options_t *o) {
     }
   }
   clock_gettime(CLOCK_MONOTONIC, &t0);
+  if (o->warmup == 0) {
+    g_measure_start = t0;
+    g_measuring = 1;
+  }
   /* Start one message per connection. */
   for (ci = 0; ci < o->conns && sent < total; ++ci) {
     dmtr_qtoken_t qt;
@@ -519,7 +539,9 @@ static int run_client(const options_t *o) {
   }
   for (ci = sent; ci < o->conns; ++ci) conns[ci].done = 1;
 
-  while (done < total) {
+  /* With --max-ms, sending stops early (advance() marks connections done) and the loop ends
+   * once every message sent has come back. */
+  while (done < (o->max_ms && out_of_time(o) ? sent : total)) {
     dmtr_qresult_t qr;
     int i = -1, push;
     conn_t *c;
@@ -607,7 +629,11 @@ static int run_client(const options_t *o) {
       if (done >= o->warmup && nrtt < o->count) rtts[nrtt++] = elapsed_us(&c->start, &now);
       if (done >= o->warmup) bytes += c->size;
       ++done;
-      if (done == o->warmup) t0 = now; /* the measured part starts after the warm-up */
+      if (done == o->warmup) { /* the measured part starts after the warm-up */
+        t0 = now;
+        g_measure_start = now;
+        g_measuring = 1;
+      }
       c->echoed = 1;
       if ((rc = advance(o, c, ci, &sent, qts, owner, is_push, &n)) != 0) goto fail;
     }
@@ -638,7 +664,7 @@ static int run_client(const options_t *o) {
       printf("{\"proto\": \"%s\", \"size\": %lu, \"random_sizes\": %s, \"count\": %lu, \"conns\": %lu, "
              "\"bytes\": %llu, \"p50_us\": %.3f, \"p99_us\": %.3f, \"p999_us\": %.3f, \"msgs_per_s\": %.1f, "
              "\"retries\": %lu, \"seconds\": %.3f}\n",
-             o->tcp ? "tcp" : "udp", o->size, o->random_sizes ? "true" : "false", o->count, o->conns, bytes,
+             o->tcp ? "tcp" : "udp", o->size, o->random_sizes ? "true" : "false", done, o->conns, bytes,
              percentile(rtts, nrtt, 0.50), percentile(rtts, nrtt, 0.99), percentile(rtts, nrtt, 0.999),
              (double)done / secs, retries, secs);
     else
