@@ -38,9 +38,9 @@ PRESETS = {
     "full":  dict(repeats=3, count=20000, count_big=4000, warmup=2000, seconds=2, tput_seconds=2,
                   tput_warmup=0.5, many_count=100000, many_warmup=5000, stall_seconds=1.0, max_ms=1500, many_ms=3000,
                   alloc_counts=(2000, 12000), cg_counts=(500, 2500)),
-    "quick": dict(repeats=2, count=5000, count_big=1000, warmup=500, seconds=1, tput_seconds=1,
-                  tput_warmup=0.3, many_count=30000, many_warmup=3000, stall_seconds=0.5, max_ms=700, many_ms=1500,
-                  alloc_counts=(1000, 4000), cg_counts=(200, 800)),
+    "quick": dict(repeats=2, count=5000, count_big=1000, warmup=300, seconds=1, tput_seconds=1,
+                  tput_warmup=0.3, many_count=30000, many_warmup=3000, stall_seconds=0.5, max_ms=300, many_ms=1000,
+                  alloc_counts=(1000, 4000), cg_counts=(100, 400)),
     "smoke": dict(repeats=2, count=300, count_big=50, warmup=50, seconds=1, tput_seconds=1,
                   tput_warmup=0.1, many_count=2000, many_warmup=200, stall_seconds=0.1, max_ms=300, many_ms=500,
                   alloc_counts=(100, 300), cg_counts=(30, 90)),
@@ -93,7 +93,7 @@ def sockperf_row(proto, size, busy):
                 net=dict(), yardsticks=[],
                 server=["sockperf", "server", *tcp, "-i", "127.0.0.1", "-p", "{port}", *poll_s],
                 client=["sockperf", "ping-pong", *tcp, "-i", "127.0.0.1", "-p", "{port}", "-m", str(size),
-                        "-t", "{seconds}", "--full-rtt", *poll_c, "--full-log", "{samples}"],
+                        "-t", "{seconds}", "--full-rtt", "--dontwarmup", *poll_c, "--full-log", "{samples}"],
                 ready=f"bound:{proto}:{{port}}")
 
 
@@ -121,9 +121,9 @@ def stream_row(libos, mtu=None):
     label = f"demi {libos} tcp 1 MiB pushes" + (f" (MTU {mtu})" if mtu else "")
     addr = "10.77.0.1:7001" if memif else "127.0.0.1:0"
     caddr = "10.77.0.1:7001" if memif else "127.0.0.1:{port_from_file}"
-    cfg = ["--config", "{scfg}"] if memif else []
-    ccfg = ["--config", "{ccfg}"] if memif else []
-    return dict(name=label, kind="stream", group="throughput", size=1 << 20,
+    cfg = ["--config", "{scfg}"]
+    ccfg = ["--config", "{ccfg}"]
+    return dict(name=label, kind="stream", config="posix:\n  recv_size: 1048576\n", group="throughput", size=1 << 20,
                 net=dict(memif=memif, mtu=mtu, libos=libos), yardsticks=["kernel tcp 1 MiB writes (iperf3)"],
                 server=["{bin}/demi-stream", "server", "--libos", libos, "--addr", addr, "--port-file", "{portfile}",
                         "--warmup-seconds", "{tput_warmup}", *cfg],
@@ -485,6 +485,10 @@ class Bench:
             ctx["scfg"], ctx["ccfg"], ctx["memif_sock"] = memif_configs(self.work, tag, row["net"].get("mtu"))
         elif row["net"].get("busy"):
             ctx["scfg"] = ctx["ccfg"] = busy_config(self.work, tag)
+        else:
+            ctx["scfg"] = ctx["ccfg"] = os.path.join(self.work, f"{tag}.yaml")
+            with open(ctx["scfg"], "w") as f:
+                f.write(row.get("config", ""))
         ctx.setdefault("port_from_file", "{port_from_file}")
         sargv = self.subst(row["server"], ctx)
         ready = row["ready"].format(**ctx)
@@ -934,6 +938,8 @@ def plots(doc, stem):
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        print("bench: no plots: python3-matplotlib is missing for this python (./run setup; bench/run_bench.sh "
+              "uses Debian's /usr/bin/python3)")
         return []
     made = []
     sizes = sorted({r["size"] for r in doc["rows"] if r["group"] == "latency" and r.get("samples_file")})

@@ -28,4 +28,7 @@ fi
 for t in demi-echo demi-rawping demi-stream demi-epoll-echo demi-stallprobe; do
   [ -x "$build/bin/$t" ] || { echo "bench: $build/bin/$t is not built" >&2; exit 1; }
 done
-exec python3 "$here/bench.py" --build-dir "$build" "${args[@]}"
+# Debian's python, where python3-matplotlib is installed (a pyenv or venv python3 on PATH has not).
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+exec "$py" "$here/bench.py" --build-dir "$build" "${args[@]}"
