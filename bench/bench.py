@@ -81,7 +81,10 @@ def rawping_row(size):
                 server=["{bin}/demi-rawping", "server", "--config", "{scfg}"],
                 client=["{bin}/demi-rawping", "client", "--config", "{ccfg}", "--size", str(size),
                         "--count", "{count}", "--warmup", "{warmup}", "--json", "--samples", "{samples}"],
-                ready="{memif_sock}")
+                ready="{memif_sock}",
+                # Exit 1 with its figures: some frames got no answer within 100 ms (on a loaded
+                # machine, a stalled peer); they are counted ("lost") and the rest measured.
+                accept_exit=(0, 1))
 
 
 def sockperf_row(proto, size, busy):
@@ -519,7 +522,7 @@ class Bench:
             if client.wait(client_timeout) is None:
                 client.stop()
                 raise RowFailed(f"client timed out after {client_timeout} s: {tail(client.stderr())}")
-            if client.code != 0:
+            if client.code != 0 and not (client.code in row.get("accept_exit", ()) and '"lost"' in client.stdout()):
                 text = client.stderr() + client.stdout()
                 why = not_available_reason(text)
                 if why:
@@ -532,7 +535,7 @@ class Bench:
                 server.wait(15)
         finally:
             if server.poll() is None:
-                server.stop(grace=30 if wrap else 3)
+                server.stop(grace=30 if wrap else 10)
         ctx["commands"] = commands
         return server, client, ctx
 
@@ -550,7 +553,7 @@ class Bench:
         samples = None
         if kind in ("rawping", "echo"):
             j = parse_json_line(out)
-            m = {k: j[k] for k in ("p50_us", "p99_us", "p999_us", "msgs_per_s")}
+            m = {k: j[k] for k in ("p50_us", "p99_us", "p999_us", "msgs_per_s", "lost") if k in j}
             samples = ctx["samples"]
         elif kind == "sockperf":
             m = parse_sockperf(out)
