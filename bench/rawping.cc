@@ -2,8 +2,12 @@
 // DPDK port (net_memif by default) with no stack at all: the floor under every Catnip figure.
 //
 //   demi-rawping server --config F
-//   demi-rawping client --config F --size B --count N [--warmup W] [--json]
+//   demi-rawping client --config F --size B --count N [--warmup W] [--json] [--samples FILE]
+//
+// --samples writes every measured RTT (us, one a line, in the order measured), for CDF plots.
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -25,7 +29,7 @@ constexpr uint64_t kGoodbye = ~uint64_t{0};      // sequence number of the clien
 int usage() {
   std::fprintf(stderr,
                "usage: demi-rawping server --config F\n"
-               "       demi-rawping client --config F --size B --count N [--warmup W] [--json]\n");
+               "       demi-rawping client --config F --size B --count N [--warmup W] [--json] [--samples FILE]\n");
   return 2;
 }
 
@@ -45,10 +49,18 @@ double percentile(std::vector<double>& v, double p) {
   return v[i];
 }
 
+volatile std::sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
 int serve(Device& port) {
   RxFrame rx[32];
   TxFrame tx[32];
-  for (;;) {
+  // SIGTERM/SIGINT end the server cleanly (the port closes, DPDK removes its runtime files).
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  while (!g_stop) {
     std::size_t n = port.receive(rx);
     std::size_t k = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -68,9 +80,23 @@ int serve(Device& port) {
     if (k) port.transmit(std::span<TxFrame>(tx, k));
     for (std::size_t i = 0; i < n; ++i) rx[i].data.reset();
   }
+  return 0;
 }
 
-int ping(Device& port, uint64_t size, uint64_t count, uint64_t warmup, bool json) {
+int ping(Device& port, uint64_t size, uint64_t count, uint64_t warmup, bool json, const char* samples) {
+  {
+    // A frame is one packet buffer here (no multi-segment frames yet): refuse a size that does
+    // not fit one, rather than write past the buffer.
+    mem::BufRef probe = port.alloc_tx(0);
+    if (!probe) return std::fprintf(stderr, "rawping: out of mbufs\n"), 1;
+    if (size > probe.tailroom()) {
+      std::fprintf(stderr,
+                   "rawping: not available: a %llu B frame does not fit one %zu B packet buffer "
+                   "(multi-segment frames are not supported by rawping yet)\n",
+                   static_cast<unsigned long long>(size), probe.tailroom());
+      return 3;
+    }
+  }
   std::vector<double> rtts;
   rtts.reserve(count);
   RxFrame rx[32];
@@ -124,6 +150,12 @@ int ping(Device& port, uint64_t size, uint64_t count, uint64_t warmup, bool json
     for (std::size_t k = 0; k < n; ++k) rx[k].data.reset();
   }
   std::size_t ok = rtts.size();
+  if (samples) {  // before the percentiles, which reorder the vector
+    FILE* f = std::fopen(samples, "w");
+    if (!f) return std::fprintf(stderr, "rawping: %s: %s\n", samples, std::strerror(errno)), 1;
+    for (double r : rtts) std::fprintf(f, "%.3f\n", r);
+    if (std::fclose(f) != 0) return std::fprintf(stderr, "rawping: cannot write %s\n", samples), 1;
+  }
   double p50 = percentile(rtts, 0.50), p99 = percentile(rtts, 0.99), p999 = percentile(rtts, 0.999);
   double rate = static_cast<double>(ok) / secs;
   if (json)
@@ -143,10 +175,12 @@ int main(int argc, char** argv) {
   std::string mode = argv[1];
   uint64_t size = 64, count = 10000, warmup = 1000;
   bool json = false;
+  const char* samples = nullptr;
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--json") json = true;
     else if (a == "--config" && i + 1 < argc) ++i;
+    else if (a == "--samples" && i + 1 < argc) samples = argv[++i];
     else if (a == "--size" && i + 1 < argc) {
       if (!parse_u64(argv[++i], 60, 9000, &size)) return usage();
     } else if (a == "--count" && i + 1 < argc) {
@@ -161,6 +195,6 @@ int main(int argc, char** argv) {
   auto port = dpdk::DpdkPort::open(*config);
   if (!port) return std::fprintf(stderr, "rawping: cannot open the DPDK port: %s\n", std::strerror(port.error())), 1;
   if (mode == "server") return serve(**port);
-  if (mode == "client") return ping(**port, size, count, warmup, json);
+  if (mode == "client") return ping(**port, size, count, warmup, json, samples);
   return usage();
 }

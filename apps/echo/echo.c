@@ -3,13 +3,18 @@
  *   demi-echo server --libos L --proto tcp|udp --addr IP:PORT [--port-file F] [--max-conns N] [--config F]
  *   demi-echo client --libos L --proto tcp|udp --addr IP:PORT --size B --count N [--conns C]
  *                    [--random-sizes] [--seed S] [--json] [--timeout-ms T] [--config F]
- *   (both: --libos posix|catnip, --config FILE, --set KEY=VALUE ... for dmtr_init)
+ *                    [--warmup W] [--samples FILE] [--max-ms T]
+ *   (both: --libos posix|catnip|lwip|rdma, --config FILE, --set KEY=VALUE ... for dmtr_init)
  *
  * On exit it prints the network module's counters (catnip: device packets, bytes and drops, the
  * stack's drops by reason) to stderr. When the module has no TCP (socket(SOCK_STREAM) refused
  * with ESOCKTNOSUPPORT or EPROTONOSUPPORT) it says "no TCP in this build" and exits with 77,
  * so that scripts can tell that apart from a failure.
  *
+ * The client's first W round trips (--warmup) are exchanged and checked but left out of the
+ * figures; --samples writes every measured RTT (us, one a line, in the order measured);
+ * --max-ms ends the measured part after T ms even if fewer than N messages were exchanged
+ * (messages in flight then complete; the figures say how many were measured).  *
  * Scatter-gather ownership, which this program is careful about: every sga from dmtr_sgaalloc
  * or a completed pop is freed exactly once with dmtr_sgafree; an sga handed to a push is freed
  * only after that push completed. The server echoes a popped sga by pushing it back as it is. */
@@ -44,6 +49,9 @@ typedef struct options {
   unsigned long seed;
   int json;
   unsigned long timeout_ms;
+  unsigned long warmup;
+  const char *samples;
+  unsigned long max_ms;
 } options_t;
 
 #define EXIT_NO_TCP 77
@@ -59,7 +67,8 @@ static int usage(void) {
           "usage: demi-echo server --libos L --proto tcp|udp --addr IP:PORT [--port-file F] [--max-conns N]\n"
           "       demi-echo client --libos L --proto tcp|udp --addr IP:PORT --size B --count N [--conns C]\n"
           "                        [--random-sizes] [--seed S] [--json] [--timeout-ms T]\n"
-          "       (both take --libos posix|catnip, --config FILE and --set KEY=VALUE)\n");
+          "                        [--warmup W] [--samples FILE] [--max-ms T]\n"
+          "       (both take --libos posix|catnip|lwip|rdma, --config FILE and --set KEY=VALUE)\n");
   return 2;
 }
 
@@ -136,6 +145,15 @@ static int parse_options(int argc, char *argv[], options_t *o) {
       ++i;
     } else if (strcmp(a, "--seed") == 0) {
       if (!parse_ulong(v, 0, 0xffffffffUL, &o->seed)) return 0;
+      ++i;
+    } else if (strcmp(a, "--warmup") == 0) {
+      if (!parse_ulong(v, 0, 1000000000UL, &o->warmup)) return 0;
+      ++i;
+    } else if (strcmp(a, "--max-ms") == 0) {
+      if (!parse_ulong(v, 1, 3600000UL, &o->max_ms)) return 0;
+      ++i;
+    } else if (strcmp(a, "--samples") == 0) {
+      o->samples = v;
       ++i;
     } else if (strcmp(a, "--timeout-ms") == 0) {
       if (!parse_ulong(v, 1, 3600000UL, &o->timeout_ms)) return 0;
@@ -433,6 +451,16 @@ static double elapsed_us(const struct timespec *a, const struct timespec *b) {
   return (double)(b->tv_sec - a->tv_sec) * 1e6 + (double)(b->tv_nsec - a->tv_nsec) / 1e3;
 }
 
+/* --max-ms: when the measured part started (set once the warm-up is over), and whether its time is up. */
+static int g_measuring = 0;
+static struct timespec g_measure_start;
+static int out_of_time(const options_t *o) {
+  struct timespec now;
+  if (!o->max_ms || !g_measuring) return 0;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return elapsed_us(&g_measure_start, &now) >= (double)o->max_ms * 1e3;
+}
+
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
@@ -479,7 +507,7 @@ static int advance(const options_t *o, conn_t *c, unsigned long ci, unsigned lon
   dmtr_qtoken_t qt;
   int rc;
   if (c->push_pending || !c->echoed) return 0;
-  if (*sent >= o->count) {
+  if (*sent >= o->count + o->warmup || out_of_time(o)) {
     c->done = 1;
     return 0;
   }
@@ -502,6 +530,7 @@ static int run_client(const options_t *o) {
   size_t nrtt = 0;
   int n = 0, rc = 0, status = 0;
   unsigned long long bytes = 0;
+  const unsigned long total = o->count + o->warmup; /* messages exchanged, warm-up included */
   struct timespec t0, t1, timeout;
   timeout.tv_sec = (time_t)(o->timeout_ms / 1000);
   timeout.tv_nsec = (long)(o->timeout_ms % 1000) * 1000000L;
@@ -532,8 +561,12 @@ static int run_client(const options_t *o) {
     }
   }
   clock_gettime(CLOCK_MONOTONIC, &t0);
+  if (o->warmup == 0) {
+    g_measure_start = t0;
+    g_measuring = 1;
+  }
   /* Start one message per connection. */
-  for (ci = 0; ci < o->conns && sent < o->count; ++ci) {
+  for (ci = 0; ci < o->conns && sent < total; ++ci) {
     dmtr_qtoken_t qt;
     conns[ci].next = sent++;
     conns[ci].size = pick_size(o);
@@ -544,7 +577,9 @@ static int run_client(const options_t *o) {
   }
   for (ci = sent; ci < o->conns; ++ci) conns[ci].done = 1;
 
-  while (done < o->count) {
+  /* With --max-ms, sending stops early (advance() marks connections done) and the loop ends
+   * once every message sent has come back. */
+  while (done < (o->max_ms && out_of_time(o) ? sent : total)) {
     dmtr_qresult_t qr;
     int i = -1, push;
     conn_t *c;
@@ -629,9 +664,14 @@ static int run_client(const options_t *o) {
     if (c->got == c->size && !c->echoed) {
       struct timespec now;
       clock_gettime(CLOCK_MONOTONIC, &now);
-      if (nrtt < o->count) rtts[nrtt++] = elapsed_us(&c->start, &now);
-      bytes += c->size;
+      if (done >= o->warmup && nrtt < o->count) rtts[nrtt++] = elapsed_us(&c->start, &now);
+      if (done >= o->warmup) bytes += c->size;
       ++done;
+      if (done == o->warmup) { /* the measured part starts after the warm-up */
+        t0 = now;
+        g_measure_start = now;
+        g_measuring = 1;
+      }
       c->echoed = 1;
       if ((rc = advance(o, c, ci, &sent, qts, owner, is_push, &n)) != 0) goto fail;
     }
@@ -645,12 +685,24 @@ static int run_client(const options_t *o) {
   clock_gettime(CLOCK_MONOTONIC, &t1);
   {
     double secs = elapsed_us(&t0, &t1) / 1e6;
+    if (o->samples) {
+      FILE *f = fopen(o->samples, "w");
+      size_t k;
+      if (!f) {
+        fprintf(stderr, "demi-echo client: %s: %s\n", o->samples, strerror(errno));
+        status = 1;
+      } else {
+        for (k = 0; k < nrtt; ++k) fprintf(f, "%.3f\n", rtts[k]);
+        if (fclose(f) != 0) status = 1;
+      }
+    }
+    done -= o->warmup; /* the figures below are of the measured part only */
     qsort(rtts, nrtt, sizeof *rtts, cmp_double);
     if (o->json)
       printf("{\"proto\": \"%s\", \"size\": %lu, \"random_sizes\": %s, \"count\": %lu, \"conns\": %lu, "
              "\"bytes\": %llu, \"p50_us\": %.3f, \"p99_us\": %.3f, \"p999_us\": %.3f, \"msgs_per_s\": %.1f, "
              "\"retries\": %lu, \"seconds\": %.3f}\n",
-             o->tcp ? "tcp" : "udp", o->size, o->random_sizes ? "true" : "false", o->count, o->conns, bytes,
+             o->tcp ? "tcp" : "udp", o->size, o->random_sizes ? "true" : "false", done, o->conns, bytes,
              percentile(rtts, nrtt, 0.50), percentile(rtts, nrtt, 0.99), percentile(rtts, nrtt, 0.999),
              (double)done / secs, retries, secs);
     else
