@@ -736,7 +736,13 @@ sched::Duration TcpConnection::take_rtt_sample(const TcpSegment& seg, SeqNumber 
     rtt_.sample(r);
     return r;
   }
-  if (ts_ok_ && seg.h.timestamps && seg.h.timestamps->tsecr != 0) {
+  // A handshake whose SYN (or SYN,ACK) went out more than once: the peer may echo the TSval of
+  // the first copy (its TS.Recent is not refreshed by a retransmitted SYN it takes for old), so
+  // the sample would include our backoff: seconds, which then hold the RTO up for the whole
+  // connection (seen at 20% loss). Take none; the data gives samples soon enough.
+  const bool handshake_retransmitted =
+      (state_ == TcpState::SynSent || state_ == TcpState::SynReceived) && retries_ > 0;
+  if (ts_ok_ && seg.h.timestamps && seg.h.timestamps->tsecr != 0 && !handshake_retransmitted) {
     // RFC 7323 4.1: the echoed TSval dates the segment this ACK answers, retransmitted or not.
     const uint32_t ms = ts_clock(now) + ts_offset_ - seg.h.timestamps->tsecr;
     if (ms < 3'600'000u) {
@@ -1023,7 +1029,10 @@ void TcpConnection::send_data(SeqNumber seq, uint32_t len) {
     ++stats_.retransmits;
     ++layer_.counters_.retransmits;
     if (rtt_timing_ && seq <= rtt_seq_) rtt_timing_ = false;  // Karn's rule
-  } else if (!rtt_timing_ && len > 0) {
+  } else if (!rtt_timing_ && len > 0 && recovery_ == Recovery::None) {
+    // Not during loss recovery: the ACK covering new data sent now waits for the holes below
+    // it to be repaired, and the sample would measure the recovery, not the path (seen at 20%
+    // loss: samples of seconds drove the RTO to its 60 s ceiling and the transfer crawled).
     rtt_timing_ = true;
     rtt_seq_ = seq;
     rtt_start_ = layer_.sched_.now();
