@@ -116,6 +116,9 @@ TEST(SimRegressionTest, pinned_seeds) {
       // crawled past the 900 s bound.
       {1016, "loss20", 3, "RTT samples measuring the handshake's backoff or a recovery"},
       {1042, "loss20", 3, "RTT samples measuring the handshake's backoff or a recovery"},
+      // An ACK of a retransmitted segment that echoed the TSval of the earlier copy (whose ACK
+      // was lost) gave a sample including the timeout: Karn's rule now applies to timestamps.
+      {1062, "loss20", 3, "a timestamp echo older than the retransmission it acknowledges"},
   };
   for (const Pin& p : pins) {
     ExchangeOptions o;
