@@ -736,7 +736,18 @@ sched::Duration TcpConnection::take_rtt_sample(const TcpSegment& seg, SeqNumber 
     rtt_.sample(r);
     return r;
   }
-  if (ts_ok_ && seg.h.timestamps && seg.h.timestamps->tsecr != 0) {
+  // A handshake whose SYN (or SYN,ACK) went out more than once: the peer may echo the TSval of
+  // the first copy (its TS.Recent is not refreshed by a retransmitted SYN it takes for old), so
+  // the sample would include our backoff: seconds, which then hold the RTO up for the whole
+  // connection (seen at 20% loss). Take none; the data gives samples soon enough.
+  const bool handshake_retransmitted =
+      (state_ == TcpState::SynSent || state_ == TcpState::SynReceived) && retries_ > 0;
+  // Karn's rule for timestamps: an ACK that covers retransmitted data but echoes a TSval older
+  // than that retransmission answers an earlier copy whose ACK was lost; the peer echoes its
+  // oldest unacknowledged timestamp (RFC 7323 4.3), and the sample would include our timeout.
+  const bool echo_predates_rtx = rtx_sent_ && ack > rtx_seq_ && seg.h.timestamps &&
+                                 static_cast<int32_t>(seg.h.timestamps->tsecr - rtx_tsval_) < 0;
+  if (ts_ok_ && seg.h.timestamps && seg.h.timestamps->tsecr != 0 && !handshake_retransmitted && !echo_predates_rtx) {
     // RFC 7323 4.1: the echoed TSval dates the segment this ACK answers, retransmitted or not.
     const uint32_t ms = ts_clock(now) + ts_offset_ - seg.h.timestamps->tsecr;
     if (ms < 3'600'000u) {
@@ -1022,8 +1033,12 @@ void TcpConnection::send_data(SeqNumber seq, uint32_t len) {
   if (retransmission) {
     ++stats_.retransmits;
     ++layer_.counters_.retransmits;
+    note_retransmission(seq);
     if (rtt_timing_ && seq <= rtt_seq_) rtt_timing_ = false;  // Karn's rule
-  } else if (!rtt_timing_ && len > 0) {
+  } else if (!rtt_timing_ && len > 0 && recovery_ == Recovery::None) {
+    // Not during loss recovery: the ACK covering new data sent now waits for the holes below
+    // it to be repaired, and the sample would measure the recovery, not the path (seen at 20%
+    // loss: samples of seconds drove the RTO to its 60 s ceiling and the transfer crawled).
     rtt_timing_ = true;
     rtt_seq_ = seq;
     rtt_start_ = layer_.sched_.now();
@@ -1041,8 +1056,15 @@ void TcpConnection::send_fin_only(SeqNumber seq) {
   if (retransmission) {
     ++stats_.retransmits;
     ++layer_.counters_.retransmits;
+    note_retransmission(seq);
   }
   if (!rtx_timer_.armed() || rtx_mode_ == RtxMode::Persist) arm_retransmit();
+}
+
+void TcpConnection::note_retransmission(SeqNumber seq) {
+  rtx_sent_ = true;
+  rtx_seq_ = seq;
+  rtx_tsval_ = tsval();
 }
 
 void TcpConnection::send_ack() {

@@ -151,6 +151,7 @@ class TcpConnection {
   void send_data(SeqNumber seq, uint32_t len);
   void send_fin_only(SeqNumber seq);
   void send_ack();
+  void note_retransmission(SeqNumber seq);
   void send_challenge_ack();
   void send_rst(SeqNumber seq);
   void send_probe();  // zero-window or keep-alive probe: SEG.SEQ = SND.UNA - 1, no data
@@ -251,6 +252,11 @@ class TcpConnection {
   uint32_t ts_recent_ = 0;
   sched::Instant ts_recent_stamp_{};
   uint32_t ts_offset_ = 0;
+  // The latest retransmission: its first sequence number and the TSval it carried (Karn's rule
+  // for timestamps, take_rtt_sample).
+  bool rtx_sent_ = false;
+  SeqNumber rtx_seq_{0};
+  uint32_t rtx_tsval_ = 0;
   SeqNumber last_ack_sent_{0};
 
   // Retransmission (RFC 6298)
