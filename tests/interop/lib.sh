@@ -32,6 +32,11 @@ interop_cleanup() {
     kill -9 "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
+  # Whatever still runs in the namespaces (socat's forked children, for instance, which hold
+  # connections a catnip process left without a FIN) goes too, or ctest waits for them forever.
+  for ns in "$NS_C" "$NS_L"; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+  done
   ip netns del "$NS_C" 2>/dev/null || true
   ip netns del "$NS_L" 2>/dev/null || true
   [ -n "$INTEROP_WORK" ] && rm -rf "$INTEROP_WORK"
