@@ -65,7 +65,28 @@ struct Host {
     while (stack->udp().recv(udp)) {
     }
     (void)stack->udp().take_error(udp);
+#if DEMI_HAVE_TCP
+    // Accept what completed a handshake and read what arrived, so that windows open again.
+    net::tcp::TcpLayer& tcp = *stack->tcp();
+    while (accepted.size() < 256) {
+      auto a = tcp.try_accept(listener);
+      if (!a) break;
+      accepted.push_back(*a);
+    }
+    for (auto s : accepted) {
+      std::vector<mem::BufRef> out;
+      while (true) {
+        auto n = tcp.recv(s, 1 << 16, out);
+        if (!n || *n == 0) break;
+        out.clear();
+      }
+    }
+#endif
   }
+#if DEMI_HAVE_TCP
+  std::vector<net::tcp::SocketId> accepted;
+  net::tcp::SocketId listener = 0;
+#endif
 
   static void fuzz_tcp_setup(Host& h);
 };
@@ -74,9 +95,18 @@ struct Host {
 
 void Host::fuzz_tcp_setup(Host& h) {
 #if DEMI_HAVE_TCP
-  (void)h;  // filled in with the TCP layer's API
+  // A listener on port 80 (the fuzzer can complete handshakes: ISNs are seeded, so its SYN-ACKs
+  // are repeatable) and a connection to 10.0.0.1:80 in SYN-SENT.
+  net::tcp::TcpLayer& tcp = *h.stack->tcp();
+  const auto us = net::wire::Ipv4Address::from_octets(10, 0, 0, 2);
+  if (auto l = tcp.open()) {
+    h.listener = *l;
+    (void)tcp.bind(*l, us, 80);
+    (void)tcp.listen(*l, 16);
+  }
+  if (auto c = tcp.open()) (void)tcp.connect(*c, net::wire::Ipv4Address::from_octets(10, 0, 0, 1), 80);
 #else
-  (void)h;
+  (void)h;  // UDP, ICMP, ARP and IPv4 only: a build without the TCP layer
 #endif
 }
 
