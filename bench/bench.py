@@ -376,6 +376,9 @@ def memif_configs(workdir, tag, mtu=None, busy=False):
     for role, ip in (("server", "10.77.0.1"), ("client", "10.77.0.2")):
         path = os.path.join(workdir, f"{tag}-{role}.yaml")
         lines = ["dpdk:", f"  port: net_memif0,role={role},id=0,socket={sock},socket-abstract=no"]
+        # The server's link comes up only when the client attaches, which happens after the server
+        # is ready: the server must not wait for it; the client does.
+        lines.append("  link_wait_ms: 0" if role == "server" else "  link_wait_ms: 10000")
         if mtu:
             lines.append(f"  mtu: {mtu}")
         lines += ["catnip:", "  ipv4:", f"    address: {ip}"]
