@@ -82,6 +82,9 @@ int StorageModule::attach(ModuleHost& host) {
 }
 
 bool StorageModule::poll() {
+  // Nothing submitted and nothing to submit: no system call. This runs on every pass of the
+  // LibOS loop, beside the network's poll, so an idle storage module must cost nothing.
+  if (outstanding_ == 0 && !need_submit_) return false;
   bool progress = false;
   if (need_submit_) {
     need_submit_ = false;
@@ -92,19 +95,28 @@ bool StorageModule::poll() {
     }
     progress = true;
   }
-  if (event_fd_ >= 0) {
-    uint64_t n;
-    (void)!::read(event_fd_, &n, sizeof n);
-  }
+  // The eventfd is drained before the completion queue is read, so a completion posted after
+  // this point leaves it readable and the LibOS's idle wait does not sleep through it.
+  drain_eventfd();
   io_uring_cqe* cqe;
   while (io_uring_peek_cqe(&ring_, &cqe) == 0) {
     auto* req = reinterpret_cast<Request*>(io_uring_cqe_get_data(cqe));
     req->result = cqe->res;
     io_uring_cqe_seen(&ring_, cqe);
+    --outstanding_;
     host_->scheduler().make_ready(req->handle);
     progress = true;
   }
+  // Nothing outstanding any more: no completion can follow, so a count left by one reaped above
+  // is cleared now (it would otherwise wake an idle wait forever, with this poll doing nothing).
+  if (outstanding_ == 0) drain_eventfd();
   return progress;
+}
+
+void StorageModule::drain_eventfd() {
+  if (event_fd_ < 0) return;
+  uint64_t n;
+  (void)!::read(event_fd_, &n, sizeof n);
 }
 
 namespace {
@@ -146,6 +158,7 @@ io_uring_sqe* StorageModule::sqe() {
     io_uring_submit(&ring_);
     s = io_uring_get_sqe(&ring_);
   }
+  if (s) ++outstanding_;
   need_submit_ = true;
   return s;
 }

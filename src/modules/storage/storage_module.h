@@ -60,6 +60,7 @@ class StorageModule final : public Module {
   File* file(QueueId q, const char* call);
   void release(File& f);
   io_uring_sqe* sqe();
+  void drain_eventfd();
   int check_direct(const File& f, const Sga& sga, off_t offset) const;
   int fixed_buffer(const void* p, std::size_t len);
   sched::Task push_op(File& f, Sga sga, off_t offset, uint64_t seq, Completion done);
@@ -70,6 +71,7 @@ class StorageModule final : public Module {
   bool ring_ready_ = false;
   int event_fd_ = -1;
   bool need_submit_ = false;
+  std::size_t outstanding_ = 0;  // submissions (SQEs taken) whose completion is not reaped yet
   std::size_t read_size_ = 65536;
   bool durable_ = false;
   std::size_t direct_alignment_ = 4096;
