@@ -385,7 +385,7 @@ bool parse_call(LineParser& p, std::string_view word, Event& e) {
   }
   if (word == "push") {
     e.kind = Kind::Push;
-    return p.number(e.count, "bytes", 1u << 24) && p.result(e.result, false) && p.end();
+    return p.number(e.count, "bytes", 1u << 20) && p.result(e.result, false) && p.end();
   }
   if (word == "pop") {
     e.kind = Kind::Pop;

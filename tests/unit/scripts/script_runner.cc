@@ -245,6 +245,7 @@ class Runner {
     }
     for (const auto& [l, rt] : s.sack) r.sack[r.sack_count++] = wire::SackBlock{wire::SeqNumber{our_abs(l)}, wire::SeqNumber{our_abs(rt)}};
     const std::size_t hl = r.emitted_header_len();
+    if (wire::kIpv4MinHeaderLen + hl + s.len > 1500) return fail("the segment does not fit in a 1500-byte MTU");
     Bytes seg(hl + s.len);
     // Data starts after the SYN's sequence number; offsets count from the first data byte.
     const uint32_t first = s.seq + ((s.flags & kSyn) ? 1 : 0);
