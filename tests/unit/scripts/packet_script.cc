@@ -9,16 +9,24 @@ namespace demi::scripts {
 namespace {
 
 constexpr std::pair<std::string_view, int> kErrnoNames[] = {
-    {"ECONNRESET", ECONNRESET}, {"ECONNREFUSED", ECONNREFUSED}, {"ETIMEDOUT", ETIMEDOUT},
-    {"EAGAIN", EAGAIN},         {"EPIPE", EPIPE},               {"ENOTCONN", ENOTCONN},
-    {"EHOSTUNREACH", EHOSTUNREACH}, {"EINVAL", EINVAL},         {"EADDRINUSE", EADDRINUSE},
-    {"EISCONN", EISCONN},       {"EALREADY", EALREADY},         {"EINPROGRESS", EINPROGRESS},
+    {"ECONNRESET", ECONNRESET},
+    {"ECONNREFUSED", ECONNREFUSED},
+    {"ETIMEDOUT", ETIMEDOUT},
+    {"EAGAIN", EAGAIN},
+    {"EPIPE", EPIPE},
+    {"ENOTCONN", ENOTCONN},
+    {"EHOSTUNREACH", EHOSTUNREACH},
+    {"EINVAL", EINVAL},
+    {"EADDRINUSE", EADDRINUSE},
+    {"EISCONN", EISCONN},
+    {"EALREADY", EALREADY},
+    {"EINPROGRESS", EINPROGRESS},
     {"EBADF", EBADF},
 };
 
 constexpr std::string_view kStateNames[] = {
-    "CLOSED",    "LISTEN",     "SYN-SENT",   "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
-    "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",   "LAST-ACK",     "TIME-WAIT",
+    "CLOSED",     "LISTEN",     "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED", "FIN-WAIT-1",
+    "FIN-WAIT-2", "CLOSE-WAIT", "CLOSING",  "LAST-ACK",     "TIME-WAIT",
 };
 
 // Thrown nowhere: every helper returns false and leaves the message in `error`.
@@ -42,7 +50,8 @@ class LineParser {
   }
   bool expect(std::string_view word) {
     if (accept(word)) return true;
-    return fail("expected '" + std::string(word) + "'" + (done() ? " at the end" : ", not '" + std::string(peek()) + "'"));
+    return fail("expected '" + std::string(word) + "'" +
+                (done() ? " at the end" : ", not '" + std::string(peek()) + "'"));
   }
   bool end() {
     if (done()) return true;
@@ -243,7 +252,8 @@ bool parse_tcp_options(std::string_view text, TcpSpec& spec, bool expected, std:
         const std::size_t colon = block.find(':');
         if (colon == std::string_view::npos) return p.fail("sack block '" + std::string(block) + "' is not left:right");
         uint32_t l = 0, r = 0;
-        if (!p.to_number(block.substr(0, colon), l, "sack left") || !p.to_number(block.substr(colon + 1), r, "sack right"))
+        if (!p.to_number(block.substr(0, colon), l, "sack left") ||
+            !p.to_number(block.substr(colon + 1), r, "sack right"))
           return false;
         if (spec.sack.size() == 4) return p.fail("more than 4 sack blocks");
         spec.sack.emplace_back(l, r);
@@ -345,11 +355,16 @@ bool parse_frame(LineParser& p, Event& e, bool in, std::string& error) {
       e.kind = Kind::UnreachableOut;
       std::string_view code;
       if (!p.next(code, "an unreachable code")) return false;
-      if (code == "net") e.code = 0;
-      else if (code == "host") e.code = 1;
-      else if (code == "protocol") e.code = 2;
-      else if (code == "port") e.code = 3;
-      else return p.fail("unreachable codes are net, host, protocol and port");
+      if (code == "net")
+        e.code = 0;
+      else if (code == "host")
+        e.code = 1;
+      else if (code == "protocol")
+        e.code = 2;
+      else if (code == "port")
+        e.code = 3;
+      else
+        return p.fail("unreachable codes are net, host, protocol and port");
       return p.expect("to") && p.address(e.addr) && p.end();
     } else {
       return p.fail("icmp: echo-reply or unreachable");
@@ -380,7 +395,10 @@ bool parse_call(LineParser& p, std::string_view word, Event& e) {
     return p.endpoint(e.addr, e.port) && p.result(e.result, false) && p.end();
   }
   if (word == "accept" || word == "shutdown" || word == "close" || word == "abort") {
-    e.kind = word == "accept" ? Kind::Accept : word == "shutdown" ? Kind::Shutdown : word == "close" ? Kind::Close : Kind::Abort;
+    e.kind = word == "accept"     ? Kind::Accept
+             : word == "shutdown" ? Kind::Shutdown
+             : word == "close"    ? Kind::Close
+                                  : Kind::Abort;
     return p.result(e.result, false) && p.end();
   }
   if (word == "push") {

@@ -39,23 +39,23 @@ struct TcpSpec {
   std::optional<uint32_t> ts_val;  // nullopt: any ("*", expected segments only)
   std::optional<uint32_t> ts_ecr;
   std::vector<std::pair<uint32_t, uint32_t>> sack;  // [left, right) blocks
-  std::optional<uint16_t> peer_port;               // "sport N": the peer's port, if not the connection's
-  std::optional<uint16_t> our_port;                // "dport N": ours
+  std::optional<uint16_t> peer_port;                // "sport N": the peer's port, if not the connection's
+  std::optional<uint16_t> our_port;                 // "dport N": ours
 };
 
 enum class Kind : uint8_t {
   // frames
   TcpIn,
   TcpOut,
-  ArpRequestIn,   // < arp who-has A tell B
-  ArpReplyIn,     // < arp reply A is-at MAC
-  ArpRequestOut,  // > arp who-has A tell B
-  ArpReplyOut,    // > arp reply A is-at MAC
-  EchoIn,         // < icmp echo-request from A id N seq N len N
-  EchoOut,        // > icmp echo-reply to A id N seq N len N
-  UnreachableOut, // > icmp unreachable CODE to A
-  UdpIn,          // < udp from A:P to P len N
-  UdpOut,         // > udp to A:P from P len N
+  ArpRequestIn,    // < arp who-has A tell B
+  ArpReplyIn,      // < arp reply A is-at MAC
+  ArpRequestOut,   // > arp who-has A tell B
+  ArpReplyOut,     // > arp reply A is-at MAC
+  EchoIn,          // < icmp echo-request from A id N seq N len N
+  EchoOut,         // > icmp echo-reply to A id N seq N len N
+  UnreachableOut,  // > icmp unreachable CODE to A
+  UdpIn,           // < udp from A:P to P len N
+  UdpOut,          // > udp to A:P from P len N
   // TCP socket calls, each with an expected result
   Listen,
   Connect,
@@ -88,19 +88,19 @@ struct Event {
   Kind kind = Kind::ExpectNone;
   std::string text;  // the line as written, for messages
   TcpSpec tcp;
-  uint32_t addr = 0;      // the peer's IPv4 address (frames, connect, udp-send, udp-recv from)
-  uint32_t addr2 = 0;     // ARP: the other address ("tell B")
-  uint64_t mac = 0;       // ARP: the Ethernet address of a reply, 48 bits
-  uint16_t port = 0;      // the peer's port (UDP, connect), or ours (listen, udp-bind)
-  uint16_t port2 = 0;     // UDP frames: our port
-  uint32_t count = 0;     // bytes (push, pop, udp), ICMP echo data length
-  uint16_t ident = 0;     // ICMP echo
-  uint16_t sequence = 0;  // ICMP echo
-  uint8_t code = 0;       // ICMP unreachable code
-  bool any_count = false;  // "pop" without a count: whatever is readable
-  bool has_from = false;   // udp-recv: the source was given
+  uint32_t addr = 0;          // the peer's IPv4 address (frames, connect, udp-send, udp-recv from)
+  uint32_t addr2 = 0;         // ARP: the other address ("tell B")
+  uint64_t mac = 0;           // ARP: the Ethernet address of a reply, 48 bits
+  uint16_t port = 0;          // the peer's port (UDP, connect), or ours (listen, udp-bind)
+  uint16_t port2 = 0;         // UDP frames: our port
+  uint32_t count = 0;         // bytes (push, pop, udp), ICMP echo data length
+  uint16_t ident = 0;         // ICMP echo
+  uint16_t sequence = 0;      // ICMP echo
+  uint8_t code = 0;           // ICMP unreachable code
+  bool any_count = false;     // "pop" without a count: whatever is readable
+  bool has_from = false;      // udp-recv: the source was given
   bool bad_checksum = false;  // injected TCP or UDP: "bad-csum"
-  int result = 0;          // the expected result of a call: 0, an errno, or kResultEof
+  int result = 0;             // the expected result of a call: 0, an errno, or kResultEof
   SockOpt opt = SockOpt::NoDelay;
   uint64_t opt_values[3] = {0, 0, 0};
   std::string name;  // state or counter name
@@ -109,8 +109,8 @@ struct Event {
 
 struct Script {
   std::vector<std::pair<std::string, std::string>> config;  // "config KEY VALUE", in order
-  uint32_t peer_isn = 1'000'000;                             // "peer-isn N"
-  uint16_t peer_port = 40000;                                // "peer-port N": the peer's port toward a listener
+  uint32_t peer_isn = 1'000'000;                            // "peer-isn N"
+  uint16_t peer_port = 40000;                               // "peer-port N": the peer's port toward a listener
   std::vector<Event> events;
 };
 

@@ -66,7 +66,9 @@ std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Scripts, PacketScript, ::testing::ValuesIn(script_files()), test_name);
 
-TEST(PacketScripts, there_are_at_least_forty) { EXPECT_GE(script_files().size(), 40u); }
+TEST(PacketScripts, there_are_at_least_forty) {
+  EXPECT_GE(script_files().size(), 40u);
+}
 
 // ---------------------------------------------------------------- the parser
 
@@ -175,7 +177,9 @@ std::string with_line(std::string_view text, std::string_view from, std::string_
   return s;
 }
 
-TEST(ScriptRunner, passes_the_right_script) { EXPECT_EQ(run_text(kRetransmit), ""); }
+TEST(ScriptRunner, passes_the_right_script) {
+  EXPECT_EQ(run_text(kRetransmit), "");
+}
 
 TEST(ScriptRunner, fails_a_retransmission_expected_too_early) {
   const std::string f = run_text(with_line(kRetransmit, "210  >", "200  >"));
@@ -199,12 +203,14 @@ TEST(ScriptRunner, fails_a_wrong_window) {
 }
 
 TEST(ScriptRunner, fails_wrong_options_sequence_and_length) {
-  EXPECT_NE(run_text(with_line(kRetransmit, "win 65535 <mss 1460>\n+10", "win 65535 <mss 1400>\n+10")).find("wrong mss"),
-            std::string::npos);
+  EXPECT_NE(
+      run_text(with_line(kRetransmit, "win 65535 <mss 1460>\n+10", "win 65535 <mss 1400>\n+10")).find("wrong mss"),
+      std::string::npos);
   EXPECT_NE(run_text(with_line(kRetransmit, "10   > P. 1:101(100)", "10   > P. 2:102(100)")).find("wrong sequence"),
             std::string::npos);
-  EXPECT_NE(run_text(with_line(kRetransmit, "10   > P. 1:101(100)", "10   > P. 1:100(99)")).find("wrong payload length"),
-            std::string::npos);
+  EXPECT_NE(
+      run_text(with_line(kRetransmit, "10   > P. 1:101(100)", "10   > P. 1:100(99)")).find("wrong payload length"),
+      std::string::npos);
   EXPECT_NE(run_text(with_line(kRetransmit, "10   > P. 1:101(100)", "10   > . 1:101(100)")).find("wrong flags"),
             std::string::npos);
 }

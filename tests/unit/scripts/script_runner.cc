@@ -40,8 +40,12 @@ constexpr int kMaxRunsPerStep = 100'000;
 // How far a missing frame is looked for, to say when it did come.
 constexpr sched::Duration kLookAhead = 600s;
 
-wire::Ipv4Address ip_of(uint32_t v) { return wire::Ipv4Address::from_u32(v); }
-wire::EthernetAddress host_mac(uint32_t ip) { return wire::EthernetAddress{{0x02, 0, 0, 0, 0, uint8_t(ip & 0xff)}}; }
+wire::Ipv4Address ip_of(uint32_t v) {
+  return wire::Ipv4Address::from_u32(v);
+}
+wire::EthernetAddress host_mac(uint32_t ip) {
+  return wire::EthernetAddress{{0x02, 0, 0, 0, 0, uint8_t(ip & 0xff)}};
+}
 wire::EthernetAddress mac_of(uint64_t v) {
   wire::EthernetAddress m{};
   for (int i = 5; i >= 0; --i, v >>= 8) m.octets[static_cast<std::size_t>(i)] = static_cast<uint8_t>(v & 0xff);
@@ -50,9 +54,15 @@ wire::EthernetAddress mac_of(uint64_t v) {
 
 // Payload patterns, so that a byte out of place shows: TCP data by its offset in the stream
 // (the peer's upper case, ours lower case), ICMP echo and UDP data by offset in the message.
-std::byte peer_byte(uint64_t offset) { return static_cast<std::byte>('A' + offset % 26); }
-std::byte our_byte(uint64_t offset) { return static_cast<std::byte>('a' + offset % 26); }
-std::byte message_byte(uint64_t offset) { return static_cast<std::byte>('0' + offset % 10); }
+std::byte peer_byte(uint64_t offset) {
+  return static_cast<std::byte>('A' + offset % 26);
+}
+std::byte our_byte(uint64_t offset) {
+  return static_cast<std::byte>('a' + offset % 26);
+}
+std::byte message_byte(uint64_t offset) {
+  return static_cast<std::byte>('0' + offset % 10);
+}
 
 std::string flags_text(uint8_t f) {
   std::string s;
@@ -123,10 +133,8 @@ class Runner {
 
   bool start() {
     const std::pair<const char*, const char*> defaults[] = {
-        {"catnip.ipv4.address", "10.0.0.2"},
-        {"catnip.ipv4.netmask", "255.255.255.0"},
-        {"catnip.arp.gratuitous", "false"},
-        {"catnip.arp.static", "10.0.0.1=02:00:00:00:00:01"},
+        {"catnip.ipv4.address", "10.0.0.2"}, {"catnip.ipv4.netmask", "255.255.255.0"},
+        {"catnip.arp.gratuitous", "false"},  {"catnip.arp.static", "10.0.0.1=02:00:00:00:00:01"},
         {"catnip.tcp.isn_seed", "1"},
     };
     for (auto [k, v] : defaults) (void)config_.set(k, v);
@@ -243,7 +251,8 @@ class Runner {
       const uint32_t ecr = ts_base_ ? s.ts_ecr.value_or(0) + *ts_base_ : 0;
       r.timestamps = wire::TcpTimestamps{s.ts_val.value_or(0), ecr};
     }
-    for (const auto& [l, rt] : s.sack) r.sack[r.sack_count++] = wire::SackBlock{wire::SeqNumber{our_abs(l)}, wire::SeqNumber{our_abs(rt)}};
+    for (const auto& [l, rt] : s.sack)
+      r.sack[r.sack_count++] = wire::SackBlock{wire::SeqNumber{our_abs(l)}, wire::SeqNumber{our_abs(rt)}};
     const std::size_t hl = r.emitted_header_len();
     if (wire::kIpv4MinHeaderLen + hl + s.len > 1500) return fail("the segment does not fit in a 1500-byte MTU");
     Bytes seg(hl + s.len);
@@ -490,11 +499,13 @@ class Runner {
     if (d.arp) {
       const wire::ArpRepr& a = *d.arp;
       if (a.operation == wire::ArpOperation::Request)
-        return s + "> arp who-has " + a.target_protocol_addr.to_string() + " tell " + a.source_protocol_addr.to_string();
+        return s + "> arp who-has " + a.target_protocol_addr.to_string() + " tell " +
+               a.source_protocol_addr.to_string();
       return s + "> arp reply " + a.source_protocol_addr.to_string() + " is-at " + a.source_hardware_addr.to_string() +
              " (to " + d.eth->dst.to_string() + ")";
     }
-    if (!d.ip) return s + fmt::format("ethertype 0x{:04x}, {} bytes", static_cast<uint16_t>(d.eth->ethertype), f.bytes.size());
+    if (!d.ip)
+      return s + fmt::format("ethertype 0x{:04x}, {} bytes", static_cast<uint16_t>(d.eth->ethertype), f.bytes.size());
     const std::string to = d.ip->dst_addr.to_string();
     if (d.ip->protocol == wire::kProtocolTcp) {
       auto r = wire::TcpRepr::parse(d.l4, d.ip->src_addr, d.ip->dst_addr, false);
@@ -516,7 +527,8 @@ class Runner {
       if (r->sack_count > 0) {
         std::string b = "sack";
         for (uint8_t i = 0; i < r->sack_count; ++i)
-          b += " " + std::to_string(peer_rel(r->sack[i].left.raw())) + ":" + std::to_string(peer_rel(r->sack[i].right.raw()));
+          b += " " + std::to_string(peer_rel(r->sack[i].left.raw())) + ":" +
+               std::to_string(peer_rel(r->sack[i].right.raw()));
         o.push_back(b);
       }
       for (std::size_t i = 0; i < o.size(); ++i) s += (i == 0 ? " <" : ",") + o[i];
@@ -581,8 +593,9 @@ class Runner {
     out = *s;
     for (const Event* opt : pending_opts_) {
       const int rc = apply(out, *opt);
-      if (rc != opt->result) return fail("setopt on the new socket (line " + std::to_string(opt->line) + ")",
-                                         errno_name(opt->result), errno_name(rc));
+      if (rc != opt->result)
+        return fail("setopt on the new socket (line " + std::to_string(opt->line) + ")", errno_name(opt->result),
+                    errno_name(rc));
     }
     pending_opts_.clear();
     return true;
@@ -653,7 +666,8 @@ class Runner {
         const int got = !n ? n.error() : *n == 0 ? kResultEof : 0;
         if (!result_is(got, e)) return false;
         if (n && *n > 0) {
-          if (!e.any_count && *n != e.count) return fail("popped another amount", std::to_string(e.count), std::to_string(*n));
+          if (!e.any_count && *n != e.count)
+            return fail("popped another amount", std::to_string(e.count), std::to_string(*n));
           for (const mem::BufRef& b : out) {
             for (std::size_t i = 0; i < b.size(); ++i, ++popped_)
               if (b.bytes()[i] != peer_byte(popped_))
