@@ -431,6 +431,19 @@ void TcpConnection::on_segment_synchronized(const TcpSegment& seg) {
     send_syn(true);
     return;
   }
+  if (state_ == TcpState::SynReceived && !passive_ && seg.has(kSyn) && seg.has(kAck) && seg.h.seq == irs_) {
+    // Simultaneous open (RFC 9293 3.5 Figure 8): the peer's SYN,ACK. Its SYN is the one we have
+    // (at IRS, just below RCV.NXT), so the window check would call the whole segment old and
+    // answer with a bare ACK, leaving us in SYN-RECEIVED until our SYN,ACK is retransmitted.
+    // Without the SYN (as BSD's tcp_input trims it) it is the ACK that establishes us.
+    TcpSegment rest = seg;
+    rest.h.flags = static_cast<uint8_t>(rest.h.flags & ~kSyn);
+    rest.h.seq = irs_ + 1;
+    on_segment_synchronized(rest);
+    // RFC 7323 2.2: the window of a SYN is never scaled.
+    if (state_ == TcpState::Established && snd_wl1_ == rest.h.seq) snd_wnd_ = max_snd_wnd_ = seg.h.window;
+    return;
+  }
   if (!check_paws(seg)) return;
   if (!check_sequence(seg)) return;  // first
   if (!check_rst(seg)) return;       // second
@@ -919,7 +932,9 @@ uint32_t TcpConnection::tsval() const {
 bool TcpConnection::nagle_allows(uint32_t len, std::size_t unsent) const {
   if (len >= effective_mss()) return true;
   const bool idle = flight() == 0;
-  const bool no_small_in_flight = snd_sml_ <= snd_una_;
+  // A small segment beyond SND.NXT is not in flight: a timeout sent SND.NXT back (go-back-N) and
+  // the segment is presumed lost; it is the data about to go again (Linux's Minshall check too).
+  const bool no_small_in_flight = snd_sml_ <= snd_una_ || snd_sml_ > snd_nxt_;
   if (len == unsent && (nodelay_ || idle || fin_queued_ || no_small_in_flight)) return true;
   if (max_snd_wnd_ > 0 && len >= max_snd_wnd_ / 2 && (nodelay_ || idle)) return true;
   return false;
@@ -1155,7 +1170,11 @@ bool TcpConnection::window_update_due() const {
   if (!is_synchronized(state_) || fin_received_) return false;
   const std::size_t buffer = cfg_.receive_buffer;
   const std::size_t used = receive_queue_.readable();
-  const std::size_t free = buffer > used ? buffer - used : 0;
+  // Room beyond what the window field can say does not count: without window scaling a
+  // 256 KiB buffer still advertises 65535, and a read that frees 10 bytes of it moves the
+  // edge by 10 bytes only, no update worth a segment (RFC 9293 3.8.6.2.2).
+  const std::size_t most = std::size_t{65535} << rcv_wscale_;
+  const std::size_t free = std::min(buffer > used ? buffer - used : 0, most);
   const std::size_t current = rcv_adv_ > rcv_nxt_ ? static_cast<std::size_t>(rcv_adv_ - rcv_nxt_) : 0;
   const std::size_t step = std::min<std::size_t>(buffer / 2, our_mss_);
   return free > current && free - current >= step && free >= 2 * current;
