@@ -53,6 +53,10 @@ class Module {
   virtual int attach(ModuleHost& host) = 0;
   // Does whatever I/O is ready without blocking. True if anything progressed.
   virtual bool poll() = 0;
+  // Hands to the device what the coroutines run since the last poll() produced (frames queued
+  // for a burst), without receiving. The LibOS calls it after running them, so that an echo
+  // pushed from a completion leaves in the same pass rather than at the next poll.
+  virtual void flush() {}
   // A file descriptor that becomes readable when poll() has work, or -1 for a module that must
   // be busy-polled (a kernel-bypass device). Lets an idle LibOS sleep in the kernel.
   virtual int wait_fd() const { return -1; }

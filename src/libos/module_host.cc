@@ -207,9 +207,15 @@ bool ModuleHost::poll() {
 }
 
 bool ModuleHost::step() {
+  sched_->begin_pass();
   bool progress = false;
   for (const auto& m : modules_) progress |= m->poll();
-  progress |= sched_->run_once();
+  if (sched_->run_once()) {
+    progress = true;
+    // What the coroutines just pushed goes out now, not one pass later.
+    for (const auto& m : modules_) m->flush();
+  }
+  sched_->end_pass();
   return progress;
 }
 
@@ -299,7 +305,7 @@ int ModuleHost::wait_any(std::span<const QToken> qts, QResult* out, std::size_t*
       }
     }
     if (found) break;
-    if (polled && deadline && clock_->now() >= *deadline) {
+    if (polled && deadline && sched_->last_pass() >= *deadline) {  // the pass just run
       if (out) *out = QResult{};
       break;
     }
@@ -345,7 +351,7 @@ int ModuleHost::wait_all(std::span<const QToken> qts, std::span<QResult> out, Ti
       }
       break;
     }
-    if (polled && deadline && clock_->now() >= *deadline) {
+    if (polled && deadline && sched_->last_pass() >= *deadline) {  // the pass just run
       rc = ETIMEDOUT;  // nothing consumed: every token stays valid
       break;
     }

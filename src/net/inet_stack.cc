@@ -60,6 +60,8 @@ bool InetStack::poll() {
   return progress;
 }
 
+bool InetStack::flush() { return ethernet_.flush(); }
+
 CounterList InetStack::counters() const {
   CounterList out;
   ethernet_.append_counters(out);

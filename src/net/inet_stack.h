@@ -49,6 +49,8 @@ class InetStack {
   // One receive burst up the stack, then every queued frame to the device. True if anything
   // was received or sent.
   bool poll();
+  // Transmits the frames queued since the last poll (no receive).
+  bool flush();
 
   runtime::Device& device() const { return device_; }
   sched::Scheduler& scheduler() const { return sched_; }

@@ -73,6 +73,10 @@ int CatnipModule::attach(ModuleHost& host) {
 
 bool CatnipModule::poll() { return stack_ ? stack_->poll() : false; }
 
+void CatnipModule::flush() {
+  if (stack_) stack_->flush();
+}
+
 // ---------------------------------------------------------------- the queue table
 
 CatnipModule::Queue* CatnipModule::open_queue(QueueId q, const char* call) {

@@ -45,6 +45,7 @@ class CatnipModule final : public Module {
   ModuleKind kind() const override { return ModuleKind::Network; }
   int attach(ModuleHost& host) override;
   bool poll() override;
+  void flush() override;
   int wait_fd() const override { return device_.wait_fd(); }
 
   Result<QueueId> socket(int domain, int type, int protocol) override;

@@ -41,6 +41,7 @@ class FakeNetwork final : public Module {
     ++polls;
     return false;
   }
+  void flush() override { ++flushes; }
 
   Result<QueueId> socket(int, int, int) override {
     if (socket_error) return Error{socket_error};
@@ -108,6 +109,7 @@ class FakeNetwork final : public Module {
   // ---- what happened
   int attaches = 0;
   int polls = 0;
+  int flushes = 0;
   std::size_t pushed_bytes = 0;
   std::vector<QueueId> opened;
   std::vector<QueueId> closed;

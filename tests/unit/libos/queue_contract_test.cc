@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "libos_fixture.h"
+#include "sched/scheduler.h"
+#include "sched/task.h"
 
 namespace demi::fakes {
 namespace {
@@ -849,6 +851,25 @@ TEST_F(Memory, TheAllocatorCannotBeReplacedWhileSgasAreLive) {
   Sga t = sga();
   EXPECT_EQ(host().allocator().stats().live_blocks, 1u);
   EXPECT_EQ(libos->sgafree(t), 0);
+}
+
+sched::Task ran_once(bool* ran) {
+  *ran = true;
+  co_return;
+}
+
+// What coroutines produce in a pass is flushed to the modules in that pass; an idle pass does
+// not flush.
+TEST_F(Descriptors, APassThatRanCoroutinesFlushesTheModules) {
+  libos->poll_once();
+  EXPECT_EQ(fake->flushes, 0);
+  bool ran = false;
+  host().scheduler().spawn(ran_once(&ran));
+  libos->poll_once();
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(fake->flushes, 1);
+  libos->poll_once();
+  EXPECT_EQ(fake->flushes, 1);
 }
 
 }  // namespace
