@@ -37,19 +37,19 @@ ROOT = os.path.dirname(HERE)
 PRESETS = {
     "full":  dict(repeats=3, count=20000, count_big=4000, warmup=2000, seconds=2, tput_seconds=2,
                   tput_warmup=0.5, many_count=100000, many_warmup=5000, stall_seconds=1.0, max_ms=1500, many_ms=3000,
-                  alloc_counts=(2000, 12000), cg_counts=(500, 2500)),
+                  alloc_counts=(2000, 12000), cg_counts=(500, 2500), sim_counts=(2000, 12000)),
     "quick": dict(repeats=2, count=5000, count_big=1000, warmup=300, seconds=1, tput_seconds=1,
                   tput_warmup=0.3, many_count=30000, many_warmup=3000, stall_seconds=0.5, max_ms=300, many_ms=1000,
-                  alloc_counts=(1000, 4000), cg_counts=(100, 400)),
+                  alloc_counts=(1000, 4000), cg_counts=(100, 400), sim_counts=(1000, 4000)),
     "smoke": dict(repeats=2, count=300, count_big=50, warmup=50, seconds=1, tput_seconds=1,
                   tput_warmup=0.1, many_count=2000, many_warmup=200, stall_seconds=0.1, max_ms=300, many_ms=500,
-                  alloc_counts=(100, 300), cg_counts=(30, 90)),
+                  alloc_counts=(100, 300), cg_counts=(30, 90), sim_counts=(200, 600)),
 }
 # In smoke mode only these rows run (one per kind of row, catnip's included, so that "not
 # available" is exercised too), to stay well under a minute.
 SMOKE_ROWS = re.compile(r"^(raw memif 64 B|kernel tcp busy-poll 64 B|demi posix (tcp|udp) 64 B|demi catnip tcp 64 B|"
                         r"kernel tcp 1 MiB|demi posix tcp 1 MiB|kernel epoll server, |demi posix server, |"
-                        r"demi posix tcp 64 B: )")
+                        r"demi posix tcp 64 B: |catnip tcp 64 B echo on the simulator)")
 
 KIB = 1024
 # The largest message: 65000 B, not 64 KiB, for TCP too -- sockperf takes at most 65507 B (its
@@ -194,6 +194,23 @@ def cost_row(libos, proto, what, server="echo"):
                 ready="{portfile}")
 
 
+def sim_instr_row():
+    """Instructions per 64 B TCP echo round trip through two Catnip stacks on the simulator (one
+    process, virtual time): callgrind totals of two run lengths, differenced."""
+    return dict(name="catnip tcp 64 B echo on the simulator: instructions per round trip", kind="siminstr",
+                group="simulator", size=64, net=dict(), yardsticks=[],
+                argv=["{bin}/demi-simbench", "echo", "--size", "64", "--count", "{count}"])
+
+
+def sim_goodput_row(cc, loss):
+    """One TCP flow of 16 MiB through a 100 Mbit/s link with 5 ms of one-way delay, a queue of one
+    bandwidth-delay product and `loss` of the frames dropped each way, in virtual time."""
+    return dict(name=f"catnip {cc} goodput, 100 Mbit/s link, 10 ms RTT, {loss * 100:g}% loss", kind="simgoodput",
+                group="simulator", size=16 << 20, net=dict(), yardsticks=[],
+                argv=["{bin}/demi-simbench", "goodput", "--cc", cc, "--loss", str(loss), "--mbps", "100",
+                      "--delay-us", "5000", "--bytes", str(16 << 20), "--seed", "{seed}"])
+
+
 ROWS = [
     # The limit: bare frames over net_memif, no stack.
     *[rawping_row(s) for s in RAW_SIZES],
@@ -224,6 +241,9 @@ ROWS = [
     cost_row("posix", "tcp", "instructions", server="epoll"),
     cost_row("posix", "tcp", "instructions"),
     cost_row("posix", "udp", "instructions"),
+    # Catnip on the simulated network: its own cost, and its congestion control on a lossy link.
+    sim_instr_row(),
+    *[sim_goodput_row(cc, loss) for cc in ("cubic", "newreno") for loss in (0.0, 0.01)],
 ]
 
 # The headline ratios of the run (issue 6's targets), each a row's figure over another's.
@@ -240,8 +260,9 @@ HEADLINES = [
 # Which figure of a kind is "the" figure (for ratios to yardsticks and the baseline), and whether
 # bigger is better.
 MAIN_METRIC = {"rawping": "p50_us", "sockperf": "p50_us", "echo": "p50_us", "stream": "gbit_s", "iperf3": "gbit_s",
-               "many": "req_per_server_core_s", "allocations": "per_request", "instructions": "per_request"}
-HIGHER_IS_BETTER = {"gbit_s", "msgs_per_s", "req_per_s", "req_per_server_core_s"}
+               "many": "req_per_server_core_s", "allocations": "per_request", "instructions": "per_request",
+               "siminstr": "per_round_trip", "simgoodput": "ratio_to_link"}
+HIGHER_IS_BETTER = {"gbit_s", "msgs_per_s", "req_per_s", "req_per_server_core_s", "goodput_mbps", "ratio_to_link"}
 
 
 class NotAvailable(Exception):
@@ -460,6 +481,7 @@ class Bench:
         self.sanitized = self._sanitized()
         self.results = []
         self.seq = 0
+        self.sim_seeds = {}
 
     def _sanitized(self):
         cache = os.path.join(self.args.build_dir, "CMakeCache.txt")
@@ -551,6 +573,8 @@ class Bench:
         kind = row["kind"]
         if kind in ("allocations", "instructions"):
             return self.measure_cost(row, ctx)
+        if kind in ("siminstr", "simgoodput"):
+            return self.measure_sim(row, ctx)
         server, client, ctx = self.exchange(row, ctx)
         out = client.stdout()
         samples = None
@@ -623,6 +647,46 @@ class Bench:
              "server_total_long_run": figures[b]["server"], "client_total_long_run": figures[b]["client"]}
         return m, None, commands
 
+    def measure_sim(self, row, ctx):
+        """One process on the simulated network: deterministic, so its figures do not move with
+        the machine's load. siminstr: callgrind over two echo counts; simgoodput: one flow per
+        seed (the repeats use different seeds, so the spread is the seeds', not the machine's)."""
+        self.seq += 1
+        if not os.path.exists(os.path.join(self.bin, "demi-simbench")):
+            raise NotAvailable("demi-simbench is not built (a build without catnip's TCP)")
+        if row["kind"] == "siminstr":
+            if self.sanitized:
+                raise NotAvailable("sanitizer build (valgrind needs a plain build)")
+            if not shutil.which("valgrind"):
+                raise NotAvailable("valgrind is not installed")
+            totals, commands = {}, []
+            for count in self.p["sim_counts"]:
+                out = os.path.join(self.work, f"sim-{self.seq}-{count}.callgrind")
+                argv = ["valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={out}",
+                        *[a.format(bin=self.bin, count=count) for a in row["argv"]]]
+                pr = Proc(argv, self.client_core, self.work, f"sim-{self.seq}-{count}")
+                if pr.wait(300) is None:
+                    pr.stop()
+                    raise RowFailed("demi-simbench echo timed out under callgrind")
+                if pr.code != 0:
+                    raise RowFailed(f"demi-simbench exit {pr.code}: {tail(pr.stderr())}")
+                totals[count] = read_callgrind(out)
+                commands.append({"command": " ".join(pr.full)})
+            a, b = self.p["sim_counts"]
+            return {"per_round_trip": (totals[b] - totals[a]) / (b - a), "total_long_run": totals[b]}, None, commands
+        seed = 1 + len(self.sim_seeds.setdefault(row["name"], []))
+        self.sim_seeds[row["name"]].append(seed)
+        argv = [a.format(bin=self.bin, seed=seed) for a in row["argv"]]
+        pr = Proc(argv, self.client_core, self.work, f"sim-{self.seq}")
+        if pr.wait(300) is None:
+            pr.stop()
+            raise RowFailed("demi-simbench goodput timed out")
+        if pr.code != 0:
+            raise RowFailed(f"demi-simbench exit {pr.code}: {tail(pr.stderr())}")
+        j = parse_json_line(pr.stdout())
+        m = {k: j[k] for k in ("goodput_mbps", "ratio_to_link", "retransmits", "timeouts", "virtual_s")}
+        return m, None, [{"command": " ".join(pr.full)}]
+
     # --- rows
     def run_row(self, row):
         res = dict(name=row["name"], kind=row["kind"], group=row["group"], size=row["size"],
@@ -630,7 +694,9 @@ class Bench:
         if self.mode == "smoke" and not SMOKE_ROWS.match(row["name"]):
             res["status"] = "skipped (smoke)"
             return res
-        repeats = self.p["repeats"] if row["kind"] not in ("allocations", "instructions") else 1
+        # Cost rows measure by difference (and the simulator's instruction count is deterministic):
+        # one run each.
+        repeats = self.p["repeats"] if row["kind"] not in ("allocations", "instructions", "siminstr") else 1
         t0 = time.monotonic()
         for i in range(repeats):
             try:
@@ -755,7 +821,8 @@ def describe(r):
     f = r["figures"]
     key = MAIN_METRIC[r["kind"]]
     parts = [f"{key} {fmt(f[key]['median'])} (spread {100 * f[key]['spread']:.0f}%)"]
-    for k in ("p99_us", "p999_us", "msgs_per_s", "cycles_per_byte", "req_per_s", "client_per_request"):
+    for k in ("p99_us", "p999_us", "msgs_per_s", "cycles_per_byte", "req_per_s", "client_per_request", "goodput_mbps",
+              "retransmits", "timeouts"):
         if k in f and k != key:
             parts.append(f"{k} {fmt(f[k]['median'])}")
     return f"{r['name']}: " + ", ".join(parts) + f"  [{r['seconds']} s]"
@@ -907,7 +974,11 @@ def markdown(doc, cmp):
                [("req_per_s", "requests/s"), ("req_per_server_core_s", "requests/s per server core"),
                 ("p50_us", "p50 us"), ("p99_us", "p99 us")]),
               ("cost per request", "Cost per 64 B request (difference of two run lengths)",
-               [("per_request", "server process"), ("client_per_request", "client process")])]
+               [("per_request", "server process"), ("client_per_request", "client process")]),
+              ("simulator", "Catnip on the simulated network (virtual time; deterministic)",
+               [("per_round_trip", "instructions per round trip (both stacks + the simulated wire)"),
+                ("goodput_mbps", "goodput Mbit/s"), ("ratio_to_link", "goodput / link rate"),
+                ("retransmits", "retransmitted segments"), ("timeouts", "RTO expiries")])]
     for group, title, cols in groups:
         rows = [r for r in doc["rows"] if r["group"] == group]
         if not rows:
