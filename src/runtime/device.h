@@ -77,6 +77,10 @@ struct DeviceStats {
   uint64_t tx_bytes = 0;
   uint64_t rx_dropped = 0;  // no buffer to receive into
   uint64_t tx_dropped = 0;  // the device refused the frame (ring full, too long)
+  // Payload segments sent without a copy (attached to the frame as external buffers) and those
+  // copied behind the header (below the copy threshold, or for a device that takes one segment).
+  uint64_t tx_payload_attached = 0;
+  uint64_t tx_payload_copied = 0;
 };
 
 class Device {

@@ -251,6 +251,7 @@ rte_mbuf* DpdkPort::to_mbuf(const TxFrame& frame) {
   head->ol_flags = 0;
 
   bool chain = tx_offloads_ & RTE_ETH_TX_OFFLOAD_MULTI_SEGS;
+  uint64_t attached = 0, copied = 0;  // counted once the frame is complete
   for (uint8_t i = 0; i < frame.payload_segments; ++i) {
     const mem::BufRef& p = frame.payload[i];
     if (p.size() == 0) continue;
@@ -261,6 +262,7 @@ rte_mbuf* DpdkPort::to_mbuf(const TxFrame& frame) {
       // The PMD takes one segment only: copy the payload behind the header.
       if (p.size() > rte_pktmbuf_tailroom(rte_pktmbuf_lastseg(head))) goto fail;
       std::memcpy(rte_pktmbuf_append(head, static_cast<uint16_t>(p.size())), p.data(), p.size());
+      ++copied;
       continue;
     }
     rte_mbuf* seg = rte_pktmbuf_alloc(ext_pool_);
@@ -285,6 +287,7 @@ rte_mbuf* DpdkPort::to_mbuf(const TxFrame& frame) {
       rte_pktmbuf_free(seg);
       goto fail;
     }
+    ++attached;
   }
   if (frame.offload_ip_checksum && info_.tx_ipv4_checksum) {
     head->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
@@ -296,6 +299,8 @@ rte_mbuf* DpdkPort::to_mbuf(const TxFrame& frame) {
   head->l2_len = frame.l2_len;
   head->l3_len = frame.l3_len;
   head->l4_len = frame.l4_len;
+  stats_.tx_payload_attached += attached;
+  stats_.tx_payload_copied += copied;
   return head;
 
 fail:
