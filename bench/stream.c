@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "cli.h"
+
 #define MAX_WINDOW 64
 
 typedef struct options {
@@ -49,25 +51,6 @@ static double now_s(void) {
   return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static int parse_addr(const char *s, struct sockaddr_in *out) {
-  char host[64];
-  const char *colon = strrchr(s, ':');
-  char *end = NULL;
-  unsigned long port;
-  size_t n;
-  if (!colon) return 0;
-  n = (size_t)(colon - s);
-  if (n == 0 || n >= sizeof host) return 0;
-  memcpy(host, s, n);
-  host[n] = '\0';
-  port = strtoul(colon + 1, &end, 10);
-  if (*end || port > 65535) return 0;
-  memset(out, 0, sizeof *out);
-  out->sin_family = AF_INET;
-  out->sin_port = htons((uint16_t)port);
-  return inet_pton(AF_INET, host, &out->sin_addr) == 1;
-}
-
 static int parse_options(int argc, char *argv[], options_t *o) {
   int i, have_addr = 0;
   memset(o, 0, sizeof *o);
@@ -83,7 +66,7 @@ static int parse_options(int argc, char *argv[], options_t *o) {
     char *end = NULL;
     if (strcmp(a, "--libos") == 0 || strcmp(a, "--config") == 0) continue; /* read by dmtr_init */
     if (strcmp(a, "--addr") == 0) {
-      if (!parse_addr(v, &o->addr)) return 0;
+      if (!cli_parse_addr(v, 0, &o->addr)) return 0;
       have_addr = 1;
     } else if (strcmp(a, "--port-file") == 0) {
       o->port_file = v;

@@ -31,6 +31,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "cli.h"
+
 #define MAX_CONNS 1024
 #define MAX_MESSAGE (64u << 20)
 #define UDP_MAX 65507u
@@ -72,34 +74,6 @@ static int usage(void) {
   return 2;
 }
 
-static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out) {
-  char *end = NULL;
-  unsigned long long v;
-  if (!s || !*s || *s == '-') return 0;
-  errno = 0;
-  v = strtoull(s, &end, 10);
-  if (errno || *end || v < lo || v > hi) return 0;
-  *out = (unsigned long)v;
-  return 1;
-}
-
-static int parse_addr(const char *s, struct sockaddr_in *out) {
-  char host[64];
-  const char *colon = strrchr(s, ':');
-  unsigned long port;
-  size_t n;
-  if (!colon) return 0;
-  n = (size_t)(colon - s);
-  if (n == 0 || n >= sizeof host) return 0;
-  memcpy(host, s, n);
-  host[n] = '\0';
-  if (!parse_ulong(colon + 1, 0, 65535, &port)) return 0;
-  memset(out, 0, sizeof *out);
-  out->sin_family = AF_INET;
-  out->sin_port = htons((uint16_t)port);
-  return inet_pton(AF_INET, host, &out->sin_addr) == 1;
-}
-
 static int parse_options(int argc, char *argv[], options_t *o) {
   int i, have_addr = 0, have_proto = 0;
   memset(o, 0, sizeof *o);
@@ -125,38 +99,38 @@ static int parse_options(int argc, char *argv[], options_t *o) {
       have_proto = 1;
       ++i;
     } else if (strcmp(a, "--addr") == 0) {
-      if (!parse_addr(v, &o->addr)) return 0;
+      if (!cli_parse_addr(v, 0, &o->addr)) return 0;
       have_addr = 1;
       ++i;
     } else if (strcmp(a, "--port-file") == 0) {
       o->port_file = v;
       ++i;
     } else if (strcmp(a, "--max-conns") == 0) {
-      if (!parse_ulong(v, 1, 100000000UL, &o->max_conns)) return 0;
+      if (!cli_parse_ulong(v, 1, 100000000UL, &o->max_conns)) return 0;
       ++i;
     } else if (strcmp(a, "--size") == 0) {
-      if (!parse_ulong(v, 1, MAX_MESSAGE, &o->size)) return 0;
+      if (!cli_parse_ulong(v, 1, MAX_MESSAGE, &o->size)) return 0;
       ++i;
     } else if (strcmp(a, "--count") == 0) {
-      if (!parse_ulong(v, 1, 1000000000UL, &o->count)) return 0;
+      if (!cli_parse_ulong(v, 1, 1000000000UL, &o->count)) return 0;
       ++i;
     } else if (strcmp(a, "--conns") == 0) {
-      if (!parse_ulong(v, 1, MAX_CONNS, &o->conns)) return 0;
+      if (!cli_parse_ulong(v, 1, MAX_CONNS, &o->conns)) return 0;
       ++i;
     } else if (strcmp(a, "--seed") == 0) {
-      if (!parse_ulong(v, 0, 0xffffffffUL, &o->seed)) return 0;
+      if (!cli_parse_ulong(v, 0, 0xffffffffUL, &o->seed)) return 0;
       ++i;
     } else if (strcmp(a, "--warmup") == 0) {
-      if (!parse_ulong(v, 0, 1000000000UL, &o->warmup)) return 0;
+      if (!cli_parse_ulong(v, 0, 1000000000UL, &o->warmup)) return 0;
       ++i;
     } else if (strcmp(a, "--max-ms") == 0) {
-      if (!parse_ulong(v, 1, 3600000UL, &o->max_ms)) return 0;
+      if (!cli_parse_ulong(v, 1, 3600000UL, &o->max_ms)) return 0;
       ++i;
     } else if (strcmp(a, "--samples") == 0) {
       o->samples = v;
       ++i;
     } else if (strcmp(a, "--timeout-ms") == 0) {
-      if (!parse_ulong(v, 1, 3600000UL, &o->timeout_ms)) return 0;
+      if (!cli_parse_ulong(v, 1, 3600000UL, &o->timeout_ms)) return 0;
       ++i;
     } else return 0;
   }

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
+
 #define MAX_RECORD (16u << 20)
 #define MAX_CONNS 256
 #define HEADER 8u /* length + crc in the log */
@@ -80,29 +82,6 @@ static uint64_t get_u64(const unsigned char *p) {
 
 static unsigned char pattern(uint32_t client, uint64_t seq, size_t i) {
   return (unsigned char)(client * 31u + seq * 7u + i * 13u + 1u);
-}
-
-static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out) {
-  char *end = NULL;
-  errno = 0;
-  unsigned long long v = strtoull(s, &end, 10);
-  if (errno || !end || *end || end == s || v < lo || v > hi) return 0;
-  *out = (unsigned long)v;
-  return 1;
-}
-
-static int parse_addr(const char *s, struct sockaddr_in *out) {
-  char host[64];
-  const char *colon = strrchr(s, ':');
-  unsigned long port;
-  if (!colon || (size_t)(colon - s) >= sizeof host) return 0;
-  memcpy(host, s, (size_t)(colon - s));
-  host[colon - s] = '\0';
-  if (!parse_ulong(colon + 1, 0, 65535, &port)) return 0;
-  memset(out, 0, sizeof *out);
-  out->sin_family = AF_INET;
-  out->sin_port = htons((uint16_t)port);
-  return inet_pton(AF_INET, host, &out->sin_addr) == 1;
 }
 
 /* Bytes of an sga's segments, copied into a growing buffer. */
@@ -674,20 +653,20 @@ int main(int argc, char *argv[]) {
     if (!v) return usage();
     if (!strcmp(k, "--dir")) dir = v;
     else if (!strcmp(k, "--addr")) {
-      if (!parse_addr(v, &addr)) return usage();
+      if (!cli_parse_addr(v, 0, &addr)) return usage();
       have_addr = 1;
     } else if (!strcmp(k, "--port-file")) port_file = v;
     else if (!strcmp(k, "--acked")) {
       if (nacked == 64) return usage();
       acked[nacked++] = v;
     } else if (!strcmp(k, "--count")) {
-      if (!parse_ulong(v, 1, 1ul << 40, &count)) return usage();
+      if (!cli_parse_ulong(v, 1, 1ul << 40, &count)) return usage();
     } else if (!strcmp(k, "--size")) {
-      if (!parse_ulong(v, 12, MAX_RECORD, &size)) return usage();
+      if (!cli_parse_ulong(v, 12, MAX_RECORD, &size)) return usage();
     } else if (!strcmp(k, "--client-id")) {
-      if (!parse_ulong(v, 0, 0xFFFFFF, &client_id)) return usage();
+      if (!cli_parse_ulong(v, 0, 0xFFFFFF, &client_id)) return usage();
     } else if (!strcmp(k, "--window")) {
-      if (!parse_ulong(v, 1, 4096, &window)) return usage();
+      if (!cli_parse_ulong(v, 1, 4096, &window)) return usage();
     } else if (strcmp(k, "--libos") && strcmp(k, "--config"))
       return usage();
   }

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
+
 #define MAX_INFLIGHT 64
 
 typedef struct options {
@@ -38,34 +40,6 @@ static int usage(void) {
   return 2;
 }
 
-static int parse_ull(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out) {
-  char *end = NULL;
-  unsigned long long v;
-  if (!s || !*s || *s == '-') return 0;
-  errno = 0;
-  v = strtoull(s, &end, 10);
-  if (errno || *end || v < lo || v > hi) return 0;
-  *out = v;
-  return 1;
-}
-
-static int parse_addr(const char *s, struct sockaddr_in *out) {
-  char host[64];
-  const char *colon = strrchr(s, ':');
-  unsigned long long port;
-  size_t n;
-  if (!colon) return 0;
-  n = (size_t)(colon - s);
-  if (n == 0 || n >= sizeof host) return 0;
-  memcpy(host, s, n);
-  host[n] = '\0';
-  if (!parse_ull(colon + 1, 1, 65535, &port)) return 0;
-  memset(out, 0, sizeof *out);
-  out->sin_family = AF_INET;
-  out->sin_port = htons((uint16_t)port);
-  return inet_pton(AF_INET, host, &out->sin_addr) == 1;
-}
-
 static int parse_options(int argc, char *argv[], options_t *o) {
   int i, have_addr = 0;
   unsigned long long v;
@@ -79,20 +53,20 @@ static int parse_options(int argc, char *argv[], options_t *o) {
     ++i;
     if (strcmp(a, "--libos") == 0 || strcmp(a, "--config") == 0 || strcmp(a, "--set") == 0) continue;
     if (strcmp(a, "--addr") == 0) {
-      if (!parse_addr(val, &o->addr)) return 0;
+      if (!cli_parse_addr(val, 1, &o->addr)) return 0;
       have_addr = 1;
     } else if (strcmp(a, "--file") == 0) {
       o->file = val;
     } else if (strcmp(a, "--bytes") == 0) {
-      if (!parse_ull(val, 1, 1ULL << 50, &o->bytes)) return 0;
+      if (!cli_parse_ull(val, 1, 1ULL << 50, &o->bytes)) return 0;
     } else if (strcmp(a, "--chunk") == 0) {
-      if (!parse_ull(val, 1, 64u << 20, &v)) return 0;
+      if (!cli_parse_ull(val, 1, 64u << 20, &v)) return 0;
       o->chunk = (unsigned long)v;
     } else if (strcmp(a, "--inflight") == 0) {
-      if (!parse_ull(val, 1, MAX_INFLIGHT, &v)) return 0;
+      if (!cli_parse_ull(val, 1, MAX_INFLIGHT, &v)) return 0;
       o->inflight = (unsigned long)v;
     } else if (strcmp(a, "--timeout-ms") == 0) {
-      if (!parse_ull(val, 1, 3600000, &v)) return 0;
+      if (!cli_parse_ull(val, 1, 3600000, &v)) return 0;
       o->timeout_ms = (unsigned long)v;
     } else {
       return 0;
