@@ -119,5 +119,42 @@ TEST(PacketPool, BuffersDoNotOverlap) {
   }
 }
 
+// A released block of up to 1 MiB is kept and handed out again for its size class: the steady
+// state of "one buffer per message" makes no malloc call. Bounded per class.
+TEST(HeapAllocator, ReleasedBlocksAreReusedPerSizeClass) {
+  if (HeapAllocator::kCachePerClass == 0) GTEST_SKIP() << "no cache under AddressSanitizer";
+  HeapAllocator heap;
+  Block* a = heap.allocate(1000);  // the 1 KiB class
+  ASSERT_NE(a, nullptr);
+  std::byte* data = a->data;
+  block_unref(a);
+  EXPECT_EQ(heap.cached_blocks(), 1u);
+  EXPECT_EQ(heap.cached_bytes(), 1024u);
+  Block* b = heap.allocate(600);  // the same class: the same block, with its new size
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->data, data);
+  EXPECT_EQ(b->capacity, 600u);
+  EXPECT_EQ(b->refs, 1u);
+  EXPECT_EQ(heap.cached_blocks(), 0u);
+  std::memset(b->data, 0x5a, 1024);  // the whole class is usable
+  Block* c = heap.allocate(2000);    // another class: a new block
+  ASSERT_NE(c, nullptr);
+  EXPECT_NE(c->data, data);
+  block_unref(b);
+  block_unref(c);
+  EXPECT_EQ(heap.stats().live_blocks, 0u);
+  EXPECT_EQ(heap.stats().live_bytes, 0u);
+  // Larger than 1 MiB: never cached.
+  Block* big = heap.allocate((std::size_t{1} << 20) + 1);
+  ASSERT_NE(big, nullptr);
+  block_unref(big);
+  EXPECT_EQ(heap.cached_blocks(), 2u);
+  // The cache per class is bounded: the surplus goes back to malloc.
+  std::vector<Block*> many;
+  for (std::size_t i = 0; i < HeapAllocator::kCachePerClass + 10; ++i) many.push_back(heap.allocate(64));
+  for (Block* m : many) block_unref(m);
+  EXPECT_EQ(heap.cached_blocks(), 2u + HeapAllocator::kCachePerClass);
+}
+
 }  // namespace
 }  // namespace demi::mem
