@@ -76,8 +76,10 @@ def echo_count(size):
 
 
 def rawping_row(size):
+    # A raw frame is one packet buffer: 8 KiB needs jumbo frames (MTU 9000 sizes the buffers).
+    mtu = 9000 if size + 14 > 1514 else None
     return dict(name=f"raw memif {size_label(size)}", kind="rawping", group="latency", size=size,
-                net=dict(memif=True), yardsticks=[],
+                net=dict(memif=True, mtu=mtu), yardsticks=[],
                 server=["{bin}/demi-rawping", "server", "--config", "{scfg}"],
                 client=["{bin}/demi-rawping", "client", "--config", "{ccfg}", "--size", str(size),
                         "--count", "{count}", "--warmup", "{warmup}", "--json", "--samples", "{samples}"],

@@ -286,8 +286,14 @@ int echo(const Options& o) {
     if (received != o.size) return fail("an echo came back longer than the message");
   }
   const double virtual_us = std::chrono::duration<double, std::micro>(p.now() - t0).count();
-  std::printf("{\"mode\": \"echo\", \"count\": %llu, \"size\": %zu, \"echoed_bytes\": %zu, \"virtual_us\": %.1f}\n",
-              static_cast<unsigned long long>(o.count), o.size, echoed, virtual_us);
+  const auto& cc = p.tcp(c).counters();
+  const auto& sc = p.tcp(s).counters();
+  std::printf(
+      "{\"mode\": \"echo\", \"count\": %llu, \"size\": %zu, \"echoed_bytes\": %zu, \"virtual_us\": %.1f, "
+      "\"retransmits\": %llu, \"timeouts\": %llu}\n",
+      static_cast<unsigned long long>(o.count), o.size, echoed, virtual_us,
+      static_cast<unsigned long long>(cc.retransmits + sc.retransmits),
+      static_cast<unsigned long long>(cc.timeouts + sc.timeouts));
   return 0;
 }
 

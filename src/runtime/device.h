@@ -76,7 +76,8 @@ struct DeviceStats {
   uint64_t tx_packets = 0;
   uint64_t tx_bytes = 0;
   uint64_t rx_dropped = 0;  // no buffer to receive into
-  uint64_t tx_dropped = 0;  // the device refused the frame (ring full, too long)
+  uint64_t tx_dropped = 0;  // frames the device could never send (too long for it)
+  uint64_t tx_busy = 0;     // times the ring or the buffers were full: frames waited for the next flush
   // Payload segments sent without a copy (attached to the frame as external buffers) and those
   // copied behind the header (below the copy threshold, or for a device that takes one segment).
   uint64_t tx_payload_attached = 0;

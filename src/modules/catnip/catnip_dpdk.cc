@@ -42,6 +42,7 @@ std::vector<CatnipCounter> catnip_counters(const LibOS& libos) {
   out.push_back({"device.tx_packets", d.tx_packets});
   out.push_back({"device.tx_bytes", d.tx_bytes});
   out.push_back({"device.tx_dropped", d.tx_dropped});
+  out.push_back({"device.tx_busy", d.tx_busy});
   out.push_back({"device.tx_payload_attached", d.tx_payload_attached});
   out.push_back({"device.tx_payload_copied", d.tx_payload_copied});
   if (net::InetStack* stack = m->stack())

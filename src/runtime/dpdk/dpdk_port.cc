@@ -227,8 +227,10 @@ mem::BufRef DpdkPort::alloc_tx(std::size_t headroom) {
   return mem::BufRef::adopt(b, headroom, 0);
 }
 
-// Builds the mbuf chain for one frame; nullptr (counted) when buffers run out.
-rte_mbuf* DpdkPort::to_mbuf(const TxFrame& frame) {
+// Builds the mbuf chain for one frame; nullptr when it cannot, with *never set when it never
+// will (the frame does not fit what this device takes) rather than for want of buffers now.
+rte_mbuf* DpdkPort::to_mbuf(const TxFrame& frame, bool* never) {
+  *never = false;
   rte_mbuf* head;
   if (frame.head.block() && frame.head.block()->owner == this) {
     head = static_cast<rte_mbuf*>(frame.head.block()->cookie);
@@ -239,6 +241,7 @@ rte_mbuf* DpdkPort::to_mbuf(const TxFrame& frame) {
     if (!head) return nullptr;
     if (frame.head.size() > rte_pktmbuf_tailroom(head)) {
       rte_pktmbuf_free(head);
+      *never = true;
       return nullptr;
     }
     std::memcpy(rte_pktmbuf_mtod(head, void*), frame.head.data(), frame.head.size());
@@ -260,7 +263,10 @@ rte_mbuf* DpdkPort::to_mbuf(const TxFrame& frame) {
     bool copy_small = p.size() <= copy_threshold_ && head->nb_segs == 1 && p.size() <= rte_pktmbuf_tailroom(head);
     if (!chain || copy_small) {
       // The PMD takes one segment only: copy the payload behind the header.
-      if (p.size() > rte_pktmbuf_tailroom(rte_pktmbuf_lastseg(head))) goto fail;
+      if (p.size() > rte_pktmbuf_tailroom(rte_pktmbuf_lastseg(head))) {
+        *never = true;
+        goto fail;
+      }
       std::memcpy(rte_pktmbuf_append(head, static_cast<uint16_t>(p.size())), p.data(), p.size());
       ++copied;
       continue;
@@ -283,8 +289,9 @@ rte_mbuf* DpdkPort::to_mbuf(const TxFrame& frame) {
     rte_pktmbuf_attach_extbuf(seg, p.data(), iova, static_cast<uint16_t>(p.size()), &ext->shinfo);
     seg->data_len = static_cast<uint16_t>(p.size());
     seg->pkt_len = seg->data_len;
-    if (rte_pktmbuf_chain(head, seg) != 0) {
+    if (rte_pktmbuf_chain(head, seg) != 0) {  // more segments than an mbuf chain holds
       rte_pktmbuf_free(seg);
+      *never = true;
       goto fail;
     }
     ++attached;
@@ -308,29 +315,46 @@ fail:
   return nullptr;
 }
 
-// Frames that cannot be turned into mbufs, or that the TX ring refuses, are dropped and
-// counted (TCP retransmits them); every frame given is consumed.
+// Sends frames in order until the TX ring or the mbuf pools are full, and returns how many the
+// device took. The rest stay with the caller, untouched, for its next flush (EthernetLayer keeps
+// them queued): dropping them instead turned a full ring into TCP losses, and a loss at the end
+// of a flight into a retransmission timeout.
 std::size_t DpdkPort::transmit(std::span<TxFrame> frames) {
   rte_mbuf* burst[512];
-  std::size_t i = 0;
-  while (i < frames.size()) {
+  std::size_t done = 0;
+  while (done < frames.size()) {
     uint16_t n = 0;
-    while (i < frames.size() && n < burst_ && n < 512) {
-      rte_mbuf* m = to_mbuf(frames[i++]);
-      if (m) burst[n++] = m;
-      else ++stats_.tx_dropped;
+    bool never = false;
+    while (done + n < frames.size() && n < burst_ && n < 512) {
+      rte_mbuf* m = to_mbuf(frames[done + n], &never);
+      if (!m) break;  // no mbuf for it now: it waits, with the frames behind it
+      burst[n++] = m;
     }
-    uint16_t sent = n ? rte_eth_tx_burst(port_, 0, burst, n) : 0;
+    if (n == 0) {
+      if (never) {  // this frame cannot go out on this device, ever: dropped, counted
+        ++stats_.tx_dropped;
+        frames[done] = TxFrame{};
+        ++done;
+        continue;
+      }
+      ++stats_.tx_busy;
+      break;
+    }
+    const uint16_t sent = rte_eth_tx_burst(port_, 0, burst, n);
     for (uint16_t k = 0; k < sent; ++k) {
       ++stats_.tx_packets;
       stats_.tx_bytes += burst[k]->pkt_len;
     }
-    for (uint16_t k = sent; k < n; ++k) {
-      ++stats_.tx_dropped;
-      rte_pktmbuf_free(burst[k]);  // drops the transmission's references only
+    // Refused: drop the transmission's references only (the head mbuf and the buffers stay the
+    // frame's; the next attempt rebuilds the chain).
+    for (uint16_t k = sent; k < n; ++k) rte_pktmbuf_free(burst[k]);
+    done += sent;
+    if (sent < n) {
+      ++stats_.tx_busy;
+      break;
     }
   }
-  return frames.size();
+  return done;
 }
 
 }  // namespace demi::runtime::dpdk

@@ -48,7 +48,7 @@ class DpdkPort final : public Device, public mem::BlockOwner {
   DpdkPort() = default;
   int setup(const Config& config);
   mem::Block* wrap(rte_mbuf* m);
-  rte_mbuf* to_mbuf(const TxFrame& frame);
+  rte_mbuf* to_mbuf(const TxFrame& frame, bool* never);
 
   uint16_t port_ = 0;
   bool started_ = false;
