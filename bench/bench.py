@@ -107,6 +107,8 @@ def echo_row(libos, proto, size, busy=False, memif=False, extra=""):
     caddr = "10.77.0.1:7000" if memif else "127.0.0.1:{port_from_file}"
     kernel = f"kernel {proto} {'busy-poll' if busy or memif else 'blocking'} {size_label(size)}"
     yard = [kernel] + ([f"raw memif {size_label(size)}"] if memif and size in RAW_SIZES else [])
+    if libos == "lwip":  # lwIP is measured against catnip on the same device (issue 7)
+        yard.append(f"demi catnip {proto} {size_label(size)}")
     cfg = ["--config", "{scfg}"] if (memif or busy) else []
     ccfg = ["--config", "{ccfg}"] if (memif or busy) else []
     return dict(name=f"demi {libos} {proto}{mode} {size_label(size)}{extra}", kind="echo", group="latency", size=size,
@@ -207,6 +209,8 @@ ROWS = [
     *[echo_row("catnip", p, s, memif=True) for p in ("udp", "tcp") for s in LAT_SIZES],
     # lwIP over the same net_memif, when the module exists (issue 7).
     echo_row("lwip", "tcp", 64, memif=True),
+    echo_row("lwip", "udp", 64, memif=True),
+    echo_row("lwip", "tcp", KIB, memif=True),
     # One TCP flow, 1 MiB pushes.
     iperf_row(),
     stream_row("posix"),
@@ -221,6 +225,8 @@ ROWS = [
     cost_row("posix", "udp", "allocations"),
     cost_row("catnip", "tcp", "allocations"),
     cost_row("catnip", "udp", "allocations"),
+    cost_row("lwip", "tcp", "allocations"),
+    cost_row("lwip", "udp", "allocations"),
     cost_row("posix", "tcp", "instructions", server="epoll"),
     cost_row("posix", "tcp", "instructions"),
     cost_row("posix", "udp", "instructions"),
@@ -230,6 +236,9 @@ ROWS = [
 HEADLINES = [
     ("demi catnip tcp 64 B", "kernel tcp busy-poll 64 B", "p50_us", "catnip TCP p50 / Linux busy-poll TCP p50 (goal <= 0.1)"),
     ("demi catnip tcp 64 B", "raw memif 64 B", "p50_us", "catnip TCP p50 / raw memif p50 (goal <= 3)"),
+    ("demi lwip tcp 64 B", "demi catnip tcp 64 B", "p50_us", "lwIP TCP p50 / catnip TCP p50 (same memif device)"),
+    ("demi lwip udp 64 B", "demi catnip udp 64 B", "p50_us", "lwIP UDP p50 / catnip UDP p50 (same memif device)"),
+    ("demi lwip tcp 64 B", "demi catnip tcp 64 B", "msgs_per_s", "lwIP TCP msgs/s / catnip TCP msgs/s"),
     ("demi posix tcp 64 B", "kernel tcp blocking 64 B", "p50_us", "demi posix TCP p50 / Linux blocking TCP p50"),
     ("demi posix tcp busy-poll 64 B", "kernel tcp busy-poll 64 B", "p50_us", "demi posix busy-poll TCP p50 / Linux busy-poll TCP p50"),
     ("demi posix tcp 1 MiB pushes", "kernel tcp 1 MiB writes (iperf3)", "gbit_s", "demi posix goodput / Linux goodput"),
@@ -382,6 +391,11 @@ def memif_configs(workdir, tag, mtu=None, busy=False):
         if mtu:
             lines.append(f"  mtu: {mtu}")
         lines += ["catnip:", "  ipv4:", f"    address: {ip}"]
+        if mtu:
+            lines.append(f"  mtu: {mtu}")
+        # The same host address for the lwip module (which requires its own key), so that a row
+        # for either module runs on the same file.
+        lines += ["lwip:", f"  address: {ip}"]
         if mtu:
             lines.append(f"  mtu: {mtu}")
         with open(path, "w") as f:
