@@ -37,13 +37,13 @@ ROOT = os.path.dirname(HERE)
 PRESETS = {
     "full":  dict(repeats=3, count=20000, count_big=4000, warmup=2000, seconds=2, tput_seconds=2,
                   tput_warmup=0.5, many_count=100000, many_warmup=5000, stall_seconds=1.0, max_ms=1500, many_ms=3000,
-                  alloc_counts=(2000, 12000), cg_counts=(500, 2500)),
+                  alloc_counts=(2000, 12000), cg_counts=(500, 2500), vm_count=2000, vm_warmup=200, vm_max_ms=5000),
     "quick": dict(repeats=2, count=5000, count_big=1000, warmup=300, seconds=1, tput_seconds=1,
                   tput_warmup=0.3, many_count=30000, many_warmup=3000, stall_seconds=0.5, max_ms=300, many_ms=1000,
-                  alloc_counts=(1000, 4000), cg_counts=(100, 400)),
+                  alloc_counts=(1000, 4000), cg_counts=(100, 400), vm_count=1000, vm_warmup=100, vm_max_ms=3000),
     "smoke": dict(repeats=2, count=300, count_big=50, warmup=50, seconds=1, tput_seconds=1,
                   tput_warmup=0.1, many_count=2000, many_warmup=200, stall_seconds=0.1, max_ms=300, many_ms=500,
-                  alloc_counts=(100, 300), cg_counts=(30, 90)),
+                  alloc_counts=(100, 300), cg_counts=(30, 90), vm_count=300, vm_warmup=50, vm_max_ms=1000),
 }
 # In smoke mode only these rows run (one per kind of row, catnip's included, so that "not
 # available" is exercised too), to stay well under a minute.
@@ -173,6 +173,18 @@ def many_row(server_kind, libos="posix"):
                 ready="{portfile}", server_ends=True)
 
 
+VM_GROUP = "emulated VM (not a performance claim)"
+VM_KERNEL = "VM: kernel tcp 64 B (demi posix)"
+
+
+def vm_row(way, name, yardsticks):
+    """One of the three ways measured in one boot of tests/vm/rdma_vm_test.sh --bench (Debian's
+    kernel under qemu's software emulation): a 64 B TCP echo inside the VM. The figures show that
+    the path works and its order of magnitude in emulation, nothing about real hardware."""
+    return dict(name=name, kind="vm-echo", group=VM_GROUP, size=64, net=dict(vm=way), yardsticks=yardsticks,
+                server=[], client=[], ready="")
+
+
 def cost_row(libos, proto, what, server="echo"):
     """Cost per 64 B request: 'allocs' (heap allocations, LD_PRELOAD counter) or 'instructions'
     (callgrind), each by two runs of different lengths: (B - A) / (messages_B - messages_A)."""
@@ -230,6 +242,11 @@ ROWS = [
     cost_row("posix", "tcp", "instructions", server="epoll"),
     cost_row("posix", "tcp", "instructions"),
     cost_row("posix", "udp", "instructions"),
+    # Inside one emulated VM (full bench only: the boot takes ~30 s): rdma over soft-RoCE beside
+    # the VM kernel's TCP and catnip (issue 8).
+    vm_row("rdma", "VM: demi rdma tcp 64 B (soft-RoCE)", [VM_KERNEL]),
+    vm_row("kernel", VM_KERNEL, []),
+    vm_row("catnip", "VM: demi catnip tcp 64 B (memif)", [VM_KERNEL]),
 ]
 
 # The headline ratios of the run (issue 6's targets), each a row's figure over another's.
@@ -248,7 +265,7 @@ HEADLINES = [
 
 # Which figure of a kind is "the" figure (for ratios to yardsticks and the baseline), and whether
 # bigger is better.
-MAIN_METRIC = {"rawping": "p50_us", "sockperf": "p50_us", "echo": "p50_us", "stream": "gbit_s", "iperf3": "gbit_s",
+MAIN_METRIC = {"rawping": "p50_us", "sockperf": "p50_us", "echo": "p50_us", "vm-echo": "p50_us", "stream": "gbit_s", "iperf3": "gbit_s",
                "many": "req_per_server_core_s", "allocations": "per_request", "instructions": "per_request"}
 HIGHER_IS_BETTER = {"gbit_s", "msgs_per_s", "req_per_s", "req_per_server_core_s"}
 
@@ -474,6 +491,7 @@ class Bench:
         self.sanitized = self._sanitized()
         self.results = []
         self.seq = 0
+        self.vm = None  # the VM bench's outcome, shared by its rows: (document, command) or an exception
 
     def _sanitized(self):
         cache = os.path.join(self.args.build_dir, "CMakeCache.txt")
@@ -565,6 +583,8 @@ class Bench:
         kind = row["kind"]
         if kind in ("allocations", "instructions"):
             return self.measure_cost(row, ctx)
+        if kind == "vm-echo":
+            return self.measure_vm(row)
         server, client, ctx = self.exchange(row, ctx)
         out = client.stdout()
         samples = None
@@ -637,6 +657,50 @@ class Bench:
              "server_total_long_run": figures[b]["server"], "client_total_long_run": figures[b]["client"]}
         return m, None, commands
 
+    def vm_bench(self):
+        """Boots the VM once for all the VM rows; the outcome is kept for the other rows."""
+        if self.vm is None:
+            build = os.path.abspath(self.args.build_dir)
+            out = os.path.join(self.work, "vm-bench.json")
+            argv = ["bash", os.path.join(ROOT, "tests", "vm", "rdma_vm_test.sh"), "--build", build,
+                    "--work", os.path.join(build, "vm-bench"), "--cache", os.path.join(build, "vm", "cache"),
+                    "--bin", os.path.join(self.bin, "demi-echo"), "--bench", out,
+                    "--count", str(self.p["vm_count"]), "--warmup", str(self.p["vm_warmup"]),
+                    "--max-ms", str(self.p["vm_max_ms"])]
+            self.log(f"  (booting the VM for the {VM_GROUP} rows: {' '.join(argv)})")
+            pr = Proc(argv, None, self.work, "vm-bench")
+            if pr.wait(420) is None:
+                pr.stop()
+                self.vm = RowFailed(f"the VM bench did not end within 420 s: {tail(pr.stdout())}")
+            elif pr.code == 77:
+                m = re.search(r"SKIP: ([^\n]*)", pr.stdout())
+                self.vm = NotAvailable(m.group(1) if m else tail(pr.stdout()))
+            elif not os.path.exists(out):
+                self.vm = RowFailed(f"the VM bench failed (exit {pr.code}): {tail(pr.stdout() + pr.stderr())}")
+            else:
+                with open(out) as f:
+                    self.vm = (json.load(f), " ".join(argv))
+        if isinstance(self.vm, Exception):
+            raise self.vm
+        return self.vm
+
+    def measure_vm(self, row):
+        doc, command = self.vm_bench()
+        r = doc["rows"].get(row["net"]["vm"])
+        if not r:
+            raise RowFailed("the VM bench has no figures for this row")
+        if r["status"] != "measured":
+            why = not_available_reason(r.get("reason", "")) if r["status"] == "failed" else r.get("reason")
+            if r["status"] == "not available" or why:
+                raise NotAvailable(why or "?")
+            raise RowFailed(r.get("reason", "?"))
+        j = r["figures"]
+        # count: the round trips measured (fewer than asked when --max-ms ended the run first)
+        m = {k: j[k] for k in ("p50_us", "p99_us", "p999_us", "msgs_per_s", "count") if k in j}
+        vm = {k: doc.get(k) for k in ("kernel", "qemu", "accel", "vm", "boot_seconds", "count", "warmup", "max_ms")}
+        return m, None, [dict(vm=command, server=f"(inside the VM) {r.get('server', '?')}",
+                              client=f"(inside the VM) {r.get('client', '?')}", vm_info=vm)]
+
     # --- rows
     def run_row(self, row):
         res = dict(name=row["name"], kind=row["kind"], group=row["group"], size=row["size"],
@@ -644,7 +708,11 @@ class Bench:
         if self.mode == "smoke" and not SMOKE_ROWS.match(row["name"]):
             res["status"] = "skipped (smoke)"
             return res
-        repeats = self.p["repeats"] if row["kind"] not in ("allocations", "instructions") else 1
+        if row["kind"] == "vm-echo" and self.mode != "full" and not self.args.only:
+            res["status"] = f"skipped ({self.mode}: the VM boot takes ~30 s; the full bench or --only runs it)"
+            return res
+        # One run of the cost rows (each is two runs already) and of the VM rows (one boot).
+        repeats = self.p["repeats"] if row["kind"] not in ("allocations", "instructions", "vm-echo") else 1
         t0 = time.monotonic()
         for i in range(repeats):
             try:
@@ -921,7 +989,9 @@ def markdown(doc, cmp):
                [("req_per_s", "requests/s"), ("req_per_server_core_s", "requests/s per server core"),
                 ("p50_us", "p50 us"), ("p99_us", "p99 us")]),
               ("cost per request", "Cost per 64 B request (difference of two run lengths)",
-               [("per_request", "server process"), ("client_per_request", "client process")])]
+               [("per_request", "server process"), ("client_per_request", "client process")]),
+              (VM_GROUP, "Emulated VM: 64 B TCP echo RTT inside one qemu VM without KVM (software emulation) -- "
+               "a sign of health, not a performance claim", LAT_COLS)]
     for group, title, cols in groups:
         rows = [r for r in doc["rows"] if r["group"] == group]
         if not rows:
@@ -936,6 +1006,12 @@ def markdown(doc, cmp):
             key = MAIN_METRIC.get(r["kind"], main)
             lines.append(f"| {r['name']} | " + " | ".join(cell(r, c[0]) for c in cols) + f" | {yard(r)} | {vs_base(r, key)} |")
         lines.append("")
+        vm = next((c for r in rows for c in r.get("commands", []) if "vm_info" in c), None)
+        if vm:
+            i = vm["vm_info"]
+            lines += [f"One boot of Linux {i['kernel']} under {i['qemu']}, {i['accel']} ({i['vm']}), {i['boot_seconds']} s "
+                      f"in all; each way {i['count']} round trips (or {i['max_ms']} ms) after {i['warmup']} of warm-up, server on the VM's "
+                      f"CPU 1, client on its CPU 0: `{vm['vm']}`", ""]
     lines += ["## Headline ratios (same run)", "", "| ratio | value |", "|---|---|"]
     for h in doc["headlines"]:
         v = f"{h['value']:.3f}" if h["value"] is not None else "not measured (" + ", ".join(h["missing"]) + ")"
