@@ -676,7 +676,11 @@ class Bench:
                 m = re.search(r"SKIP: ([^\n]*)", pr.stdout())
                 self.vm = NotAvailable(m.group(1) if m else tail(pr.stdout()))
             elif not os.path.exists(out):
-                self.vm = RowFailed(f"the VM bench failed (exit {pr.code}): {tail(pr.stdout() + pr.stderr())}")
+                text = pr.stdout() + pr.stderr()
+                # Without Debian's kernel package (no apt, no network) there is no VM to boot.
+                m = re.search(r"FAIL: (apt-[^\n]*)", text)
+                self.vm = (NotAvailable(f"no kernel for the VM: {m.group(1)}") if m else
+                           RowFailed(f"the VM bench failed (exit {pr.code}): {tail(text)}"))
             else:
                 with open(out) as f:
                     self.vm = (json.load(f), " ".join(argv))
