@@ -37,17 +37,19 @@ ROOT = os.path.dirname(HERE)
 PRESETS = {
     "full":  dict(repeats=3, count=20000, count_big=4000, warmup=2000, seconds=2, tput_seconds=2,
                   tput_warmup=0.5, many_count=100000, many_warmup=5000, stall_seconds=1.0, max_ms=1500, many_ms=3000,
-                  alloc_counts=(2000, 12000), cg_counts=(500, 2500), sim_counts=(2000, 12000)),
+                  alloc_counts=(2000, 12000), cg_counts=(500, 2500), sim_counts=(2000, 12000), vm_count=2000, vm_warmup=200, vm_max_ms=5000),
     "quick": dict(repeats=2, count=5000, count_big=1000, warmup=300, seconds=1, tput_seconds=1,
                   tput_warmup=0.3, many_count=30000, many_warmup=3000, stall_seconds=0.5, max_ms=300, many_ms=1000,
-                  alloc_counts=(1000, 4000), cg_counts=(100, 400), sim_counts=(1000, 4000)),
+                  alloc_counts=(1000, 4000), cg_counts=(100, 400), sim_counts=(1000, 4000), vm_count=1000, vm_warmup=100, vm_max_ms=3000),
     "smoke": dict(repeats=2, count=300, count_big=50, warmup=50, seconds=1, tput_seconds=1,
                   tput_warmup=0.1, many_count=2000, many_warmup=200, stall_seconds=0.1, max_ms=300, many_ms=500,
-                  alloc_counts=(100, 300), cg_counts=(30, 90), sim_counts=(200, 600)),
+                  alloc_counts=(100, 300), cg_counts=(30, 90), sim_counts=(200, 600), vm_count=300, vm_warmup=50, vm_max_ms=1000),
 }
 # In smoke mode only these rows run (one per kind of row, catnip's included, so that "not
-# available" is exercised too), to stay well under a minute.
-SMOKE_ROWS = re.compile(r"^(raw memif 64 B|kernel tcp busy-poll 64 B|demi posix (tcp|udp) 64 B|demi catnip tcp 64 B|"
+# available" is exercised too, and lwip's echo), to stay well under a minute. Not lwip's
+# allocations row: a memif server can crash when its peer process exits while it polls (DPDK's
+# memif unmaps the shared regions from its control thread), which only the cost rows notice.
+SMOKE_ROWS = re.compile(r"^(raw memif 64 B|kernel tcp busy-poll 64 B|demi posix (tcp|udp) 64 B|demi catnip tcp 64 B|demi lwip tcp 64 B$|"
                         r"kernel tcp 1 MiB|demi posix tcp 1 MiB|kernel epoll server, |demi posix server, |"
                         r"demi posix tcp 64 B: |catnip tcp 64 B echo on the simulator)")
 
@@ -109,6 +111,8 @@ def echo_row(libos, proto, size, busy=False, memif=False, extra=""):
     caddr = "10.77.0.1:7000" if memif else "127.0.0.1:{port_from_file}"
     kernel = f"kernel {proto} {'busy-poll' if busy or memif else 'blocking'} {size_label(size)}"
     yard = [kernel] + ([f"raw memif {size_label(size)}"] if memif and size in RAW_SIZES else [])
+    if libos == "lwip":  # lwIP is measured against catnip on the same device (issue 7)
+        yard.append(f"demi catnip {proto} {size_label(size)}")
     cfg = ["--config", "{scfg}"] if (memif or busy) else []
     ccfg = ["--config", "{ccfg}"] if (memif or busy) else []
     return dict(name=f"demi {libos} {proto}{mode} {size_label(size)}{extra}", kind="echo", group="latency", size=size,
@@ -173,6 +177,18 @@ def many_row(server_kind, libos="posix"):
                 ready="{portfile}", server_ends=True)
 
 
+VM_GROUP = "emulated VM (not a performance claim)"
+VM_KERNEL = "VM: kernel tcp 64 B (demi posix)"
+
+
+def vm_row(way, name, yardsticks):
+    """One of the three ways measured in one boot of tests/vm/rdma_vm_test.sh --bench (Debian's
+    kernel under qemu's software emulation): a 64 B TCP echo inside the VM. The figures show that
+    the path works and its order of magnitude in emulation, nothing about real hardware."""
+    return dict(name=name, kind="vm-echo", group=VM_GROUP, size=64, net=dict(vm=way), yardsticks=yardsticks,
+                server=[], client=[], ready="")
+
+
 def cost_row(libos, proto, what, server="echo"):
     """Cost per 64 B request: 'allocs' (heap allocations, LD_PRELOAD counter) or 'instructions'
     (callgrind), each by two runs of different lengths: (B - A) / (messages_B - messages_A)."""
@@ -226,6 +242,8 @@ ROWS = [
     *[echo_row("catnip", p, s, memif=True) for p in ("udp", "tcp") for s in LAT_SIZES],
     # lwIP over the same net_memif, when the module exists (issue 7).
     echo_row("lwip", "tcp", 64, memif=True),
+    echo_row("lwip", "udp", 64, memif=True),
+    echo_row("lwip", "tcp", KIB, memif=True),
     # One TCP flow, 1 MiB pushes.
     iperf_row(),
     stream_row("posix"),
@@ -240,18 +258,28 @@ ROWS = [
     cost_row("posix", "udp", "allocations"),
     cost_row("catnip", "tcp", "allocations"),
     cost_row("catnip", "udp", "allocations"),
+    cost_row("lwip", "tcp", "allocations"),
+    cost_row("lwip", "udp", "allocations"),
     cost_row("posix", "tcp", "instructions", server="epoll"),
     cost_row("posix", "tcp", "instructions"),
     cost_row("posix", "udp", "instructions"),
     # Catnip on the simulated network: its own cost, and its congestion control on a lossy link.
     sim_instr_row(),
     *[sim_goodput_row(cc, loss) for cc in ("cubic", "newreno") for loss in (0.0, 0.01)],
+    # Inside one emulated VM (full bench only: the boot takes ~30 s): rdma over soft-RoCE beside
+    # the VM kernel's TCP and catnip (issue 8).
+    vm_row("rdma", "VM: demi rdma tcp 64 B (soft-RoCE)", [VM_KERNEL]),
+    vm_row("kernel", VM_KERNEL, []),
+    vm_row("catnip", "VM: demi catnip tcp 64 B (memif)", [VM_KERNEL]),
 ]
 
 # The headline ratios of the run (issue 6's targets), each a row's figure over another's.
 HEADLINES = [
     ("demi catnip tcp 64 B", "kernel tcp busy-poll 64 B", "p50_us", "catnip TCP p50 / Linux busy-poll TCP p50 (goal <= 0.1)"),
     ("demi catnip tcp 64 B", "raw memif 64 B", "p50_us", "catnip TCP p50 / raw memif p50 (goal <= 3)"),
+    ("demi lwip tcp 64 B", "demi catnip tcp 64 B", "p50_us", "lwIP TCP p50 / catnip TCP p50 (same memif device)"),
+    ("demi lwip udp 64 B", "demi catnip udp 64 B", "p50_us", "lwIP UDP p50 / catnip UDP p50 (same memif device)"),
+    ("demi lwip tcp 64 B", "demi catnip tcp 64 B", "msgs_per_s", "lwIP TCP msgs/s / catnip TCP msgs/s"),
     ("demi posix tcp 64 B", "kernel tcp blocking 64 B", "p50_us", "demi posix TCP p50 / Linux blocking TCP p50"),
     ("demi posix tcp busy-poll 64 B", "kernel tcp busy-poll 64 B", "p50_us", "demi posix busy-poll TCP p50 / Linux busy-poll TCP p50"),
     ("demi posix tcp 1 MiB pushes", "kernel tcp 1 MiB writes (iperf3)", "gbit_s", "demi posix goodput / Linux goodput"),
@@ -261,9 +289,9 @@ HEADLINES = [
 
 # Which figure of a kind is "the" figure (for ratios to yardsticks and the baseline), and whether
 # bigger is better.
-MAIN_METRIC = {"rawping": "p50_us", "sockperf": "p50_us", "echo": "p50_us", "stream": "gbit_s", "iperf3": "gbit_s",
-               "many": "req_per_server_core_s", "allocations": "per_request", "instructions": "per_request",
-               "siminstr": "per_round_trip", "simgoodput": "ratio_to_link"}
+MAIN_METRIC = {"rawping": "p50_us", "sockperf": "p50_us", "echo": "p50_us", "vm-echo": "p50_us", "stream": "gbit_s",
+               "iperf3": "gbit_s", "many": "req_per_server_core_s", "allocations": "per_request",
+               "instructions": "per_request", "siminstr": "per_round_trip", "simgoodput": "ratio_to_link"}
 HIGHER_IS_BETTER = {"gbit_s", "msgs_per_s", "req_per_s", "req_per_server_core_s", "goodput_mbps", "ratio_to_link"}
 
 
@@ -407,6 +435,11 @@ def memif_configs(workdir, tag, mtu=None, busy=False):
         lines += ["catnip:", "  ipv4:", f"    address: {ip}"]
         if mtu:
             lines.append(f"  mtu: {mtu}")
+        # The same host address for the lwip module (which requires its own key), so that a row
+        # for either module runs on the same file.
+        lines += ["lwip:", f"  address: {ip}"]
+        if mtu:
+            lines.append(f"  mtu: {mtu}")
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
         cfgs[role] = path
@@ -484,6 +517,7 @@ class Bench:
         self.results = []
         self.seq = 0
         self.sim_seeds = {}
+        self.vm = None  # the VM bench's outcome, shared by its rows: (document, command) or an exception
 
     def _sanitized(self):
         cache = os.path.join(self.args.build_dir, "CMakeCache.txt")
@@ -577,6 +611,8 @@ class Bench:
             return self.measure_cost(row, ctx)
         if kind in ("siminstr", "simgoodput"):
             return self.measure_sim(row, ctx)
+        if kind == "vm-echo":
+            return self.measure_vm(row)
         server, client, ctx = self.exchange(row, ctx)
         out = client.stdout()
         samples = None
@@ -688,6 +724,53 @@ class Bench:
         j = parse_json_line(pr.stdout())
         m = {k: j[k] for k in ("goodput_mbps", "ratio_to_link", "retransmits", "timeouts", "virtual_s")}
         return m, None, [{"command": " ".join(pr.full)}]
+    def vm_bench(self):
+        """Boots the VM once for all the VM rows; the outcome is kept for the other rows."""
+        if self.vm is None:
+            build = os.path.abspath(self.args.build_dir)
+            out = os.path.join(self.work, "vm-bench.json")
+            argv = ["bash", os.path.join(ROOT, "tests", "vm", "rdma_vm_test.sh"), "--build", build,
+                    "--work", os.path.join(build, "vm-bench"), "--cache", os.path.join(build, "vm", "cache"),
+                    "--bin", os.path.join(self.bin, "demi-echo"), "--bench", out,
+                    "--count", str(self.p["vm_count"]), "--warmup", str(self.p["vm_warmup"]),
+                    "--max-ms", str(self.p["vm_max_ms"])]
+            self.log(f"  (booting the VM for the {VM_GROUP} rows: {' '.join(argv)})")
+            pr = Proc(argv, None, self.work, "vm-bench")
+            if pr.wait(420) is None:
+                pr.stop()
+                self.vm = RowFailed(f"the VM bench did not end within 420 s: {tail(pr.stdout())}")
+            elif pr.code == 77:
+                m = re.search(r"SKIP: ([^\n]*)", pr.stdout())
+                self.vm = NotAvailable(m.group(1) if m else tail(pr.stdout()))
+            elif not os.path.exists(out):
+                text = pr.stdout() + pr.stderr()
+                # Without Debian's kernel package (no apt, no network) there is no VM to boot.
+                m = re.search(r"FAIL: (apt-[^\n]*)", text)
+                self.vm = (NotAvailable(f"no kernel for the VM: {m.group(1)}") if m else
+                           RowFailed(f"the VM bench failed (exit {pr.code}): {tail(text)}"))
+            else:
+                with open(out) as f:
+                    self.vm = (json.load(f), " ".join(argv))
+        if isinstance(self.vm, Exception):
+            raise self.vm
+        return self.vm
+
+    def measure_vm(self, row):
+        doc, command = self.vm_bench()
+        r = doc["rows"].get(row["net"]["vm"])
+        if not r:
+            raise RowFailed("the VM bench has no figures for this row")
+        if r["status"] != "measured":
+            why = not_available_reason(r.get("reason", "")) if r["status"] == "failed" else r.get("reason")
+            if r["status"] == "not available" or why:
+                raise NotAvailable(why or "?")
+            raise RowFailed(r.get("reason", "?"))
+        j = r["figures"]
+        # count: the round trips measured (fewer than asked when --max-ms ended the run first)
+        m = {k: j[k] for k in ("p50_us", "p99_us", "p999_us", "msgs_per_s", "count") if k in j}
+        vm = {k: doc.get(k) for k in ("kernel", "qemu", "accel", "vm", "boot_seconds", "count", "warmup", "max_ms")}
+        return m, None, [dict(vm=command, server=f"(inside the VM) {r.get('server', '?')}",
+                              client=f"(inside the VM) {r.get('client', '?')}", vm_info=vm)]
 
     # --- rows
     def run_row(self, row):
@@ -696,9 +779,12 @@ class Bench:
         if self.mode == "smoke" and not SMOKE_ROWS.match(row["name"]):
             res["status"] = "skipped (smoke)"
             return res
-        # Cost rows measure by difference (and the simulator's instruction count is deterministic):
-        # one run each.
-        repeats = self.p["repeats"] if row["kind"] not in ("allocations", "instructions", "siminstr") else 1
+        if row["kind"] == "vm-echo" and self.mode != "full" and not self.args.only:
+            res["status"] = f"skipped ({self.mode}: the VM boot takes ~30 s; the full bench or --only runs it)"
+            return res
+        # One run of the cost rows (each is two runs already), of the simulator's instruction count
+        # (deterministic) and of the VM rows (one boot).
+        repeats = self.p["repeats"] if row["kind"] not in ("allocations", "instructions", "siminstr", "vm-echo") else 1
         t0 = time.monotonic()
         for i in range(repeats):
             try:
@@ -980,7 +1066,9 @@ def markdown(doc, cmp):
               ("simulator", "Catnip on the simulated network (virtual time; deterministic)",
                [("per_round_trip", "instructions per round trip (both stacks + the simulated wire)"),
                 ("goodput_mbps", "goodput Mbit/s"), ("ratio_to_link", "goodput / link rate"),
-                ("retransmits", "retransmitted segments"), ("timeouts", "RTO expiries")])]
+                ("retransmits", "retransmitted segments"), ("timeouts", "RTO expiries")]),
+              (VM_GROUP, "Emulated VM: 64 B TCP echo RTT inside one qemu VM without KVM (software emulation) -- "
+               "a sign of health, not a performance claim", LAT_COLS)]
     for group, title, cols in groups:
         rows = [r for r in doc["rows"] if r["group"] == group]
         if not rows:
@@ -995,6 +1083,12 @@ def markdown(doc, cmp):
             key = MAIN_METRIC.get(r["kind"], main)
             lines.append(f"| {r['name']} | " + " | ".join(cell(r, c[0]) for c in cols) + f" | {yard(r)} | {vs_base(r, key)} |")
         lines.append("")
+        vm = next((c for r in rows for c in r.get("commands", []) if "vm_info" in c), None)
+        if vm:
+            i = vm["vm_info"]
+            lines += [f"One boot of Linux {i['kernel']} under {i['qemu']}, {i['accel']} ({i['vm']}), {i['boot_seconds']} s "
+                      f"in all; each way {i['count']} round trips (or {i['max_ms']} ms) after {i['warmup']} of warm-up, server on the VM's "
+                      f"CPU 1, client on its CPU 0: `{vm['vm']}`", ""]
     lines += ["## Headline ratios (same run)", "", "| ratio | value |", "|---|---|"]
     for h in doc["headlines"]:
         v = f"{h['value']:.3f}" if h["value"] is not None else "not measured (" + ", ".join(h["missing"]) + ")"

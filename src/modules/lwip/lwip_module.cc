@@ -310,7 +310,7 @@ bool LwipModule::poll() {
     frame.reset();
     if (netif_.input(p, &netif_) != ERR_OK) pbuf_free(p);
   }
-  LwipStack::get().run_timers(host_->clock().now());
+  LwipStack::get().run_timers(host_->scheduler().now());  // the pass's time, as timer_op sees it
   return n > 0;
 }
 
