@@ -382,7 +382,14 @@ class Proc:
 def not_available_reason(text):
     """A module this build lacks (demi-echo: "unknown libos"), or a tool saying so itself."""
     m = re.search(r"unknown libos[^\n]*", text) or re.search(r"not available: ([^\n]*)", text)
-    return (m.group(1) if m.re.groups else m.group(0)).strip() if m else None
+    if m:
+        return (m.group(1) if m.re.groups else m.group(0)).strip()
+    # A device whose frames cannot be as large as the row asks (net_memif in DPDK 22.11 reports
+    # 1518 B at most: no jumbo frames).
+    m = re.search(r"Frame size \((\d+)\) > device max frame size \((\d+)\)", text)
+    if m:
+        return f"the device takes frames of at most {m.group(2)} B, not {m.group(1)} (no jumbo frames on it)"
+    return None
 
 
 def tail(text, n=3):
