@@ -95,6 +95,11 @@ constexpr KeySpec kSchema[] = {
      "Maximum segment lifetime: TIME-WAIT lasts twice as long (RFC 9293 3.4.2)."},
     {"catnip.tcp.fin_wait_2_timeout_ms", Type::Int, "60000", 0, 3600000, "",
      "How long a connection the application closed waits for the peer's FIN; 0 = forever."},
+    {"catnip.tcp.shutdown_linger_ms", Type::Int, "2000", 0, 600000, "",
+     "At teardown (LibOS destroyed, dmtr at process exit) catnip closes every connection still open "
+     "and keeps running its stack until each closed connection has had its data and FIN acknowledged, "
+     "for at most this long; what is left then is reset (RST) and the count logged. 0 = no linger: "
+     "connections with data or a FIN unacknowledged are reset at once."},
     {"catnip.tcp.syn_retries", Type::Int, "6", 1, 32, "",
      "SYN (and SYN,ACK) retransmissions before a connection attempt fails with ETIMEDOUT."},
     {"catnip.tcp.data_retries", Type::Int, "15", 1, 64, "",
