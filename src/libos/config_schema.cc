@@ -54,8 +54,9 @@ constexpr KeySpec kSchema[] = {
     {"catnip.arp.failure_hold_ms", Type::Int, "1000", 0, 600000, "",
      "How long a neighbour that did not answer stays unreachable (sends fail with EHOSTUNREACH at "
      "once) before ARP tries it again."},
-    {"catnip.arp.queue_limit", Type::Int, "16", 1, 4096, "",
-     "Packets kept per neighbour while its address is being resolved; more fail with ENOBUFS."},
+    {"catnip.arp.queue_limit", Type::Int, "64", 1, 4096, "",
+     "Packets kept per neighbour while its address is being resolved; more fail with ENOBUFS. At "
+     "least 45: the IPv4 fragments of one largest UDP datagram (65,507 B) at MTU 1500."},
     {"catnip.arp.static", Type::StringList, "", INT64_MIN, INT64_MAX, "",
      "Permanent neighbours, one `ip=mac` item each (`10.0.0.1=02:00:00:00:00:01`); never expire, "
      "never overwritten by ARP traffic."},

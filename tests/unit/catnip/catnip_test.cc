@@ -145,6 +145,34 @@ TEST(CatnipTest, udp_echo_is_byte_exact_and_zero_copy) {
   EXPECT_EQ(b.close(client), 0);
 }
 
+// The largest UDP datagram (65,507 B: 45 IPv4 fragments at MTU 1500), as the first packet to a
+// neighbour not yet resolved: every fragment waits for ARP in the neighbour's queue. With the
+// old queue limit (16) the 17th fragment failed the push with ENOBUFS (found by interop_udp_client).
+TEST(CatnipTest, the_largest_udp_datagram_waits_for_arp_whole_and_arrives) {
+  SimPair pair;
+  LibOS& a = pair.a();
+  LibOS& b = pair.b();
+  QDesc server = udp_socket(a, "0.0.0.0", 7);
+  QDesc client = udp_socket(b, "0.0.0.0", 0);
+  const std::string msg = pattern(65507);
+  auto pop = a.pop(server);
+  ASSERT_TRUE(pop.ok());
+  sockaddr_in to = addr("10.0.0.1", 7);
+  Sga out = sga_of(b, msg);
+  auto push = b.pushto(client, out, sa(to), sizeof to);
+  ASSERT_TRUE(push.ok());
+  ASSERT_EQ(b.wait(*push, nullptr), 0);
+  EXPECT_EQ(b.sgafree(out), 0);
+  QResult r;
+  ASSERT_EQ(a.wait(*pop, &r, 5s), 0);
+  ASSERT_EQ(r.opcode, Opcode::Pop);
+  EXPECT_EQ(text_of(r.sga), msg);
+  EXPECT_EQ(counter(pair.stack(b), "arp.queued"), 45u);
+  EXPECT_EQ(a.sgafree(r.sga), 0);
+  EXPECT_EQ(a.close(server), 0);
+  EXPECT_EQ(b.close(client), 0);
+}
+
 TEST(CatnipTest, the_udp_path_does_not_allocate_once_warm) {
   SimPair pair;
   LibOS& a = pair.a();
