@@ -218,19 +218,19 @@ void ModuleHost::shutdown() {
     m->shutdown();
     linger = std::max(linger, std::chrono::duration_cast<sched::Duration>(m->shutdown_linger()));
   }
-  auto unfinished = [this] {
-    return std::any_of(modules_.begin(), modules_.end(), [](const auto& m) { return m->unfinished() > 0; });
+  auto lingering = [this] {
+    return std::any_of(modules_.begin(), modules_.end(), [](const auto& m) { return m->lingering() > 0; });
   };
   const sched::Instant deadline = clock_->now() + linger;
   // A timer at the bound, so that whoever sleeps or moves time (idle, a simulation's idle hook)
   // wakes there and not at some later event.
   sched::Timer bound(*sched_, [] {});
   if (linger > sched::Duration{0}) bound.arm_at(deadline);
-  while (unfinished() && clock_->now() < deadline) {
+  while (lingering() && clock_->now() < deadline) {
     if (!step() && !idle(deadline)) break;  // nothing can happen any more (a simulation at its end)
   }
   std::size_t aborted = 0;
-  for (const auto& m : modules_) aborted += m->abort_unfinished();
+  for (const auto& m : modules_) aborted += m->abort_lingering();
   if (aborted > 0) step();  // the resets leave now
   --depth_;
 }

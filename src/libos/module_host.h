@@ -89,7 +89,7 @@ class ModuleHost {
   bool step();  // one pass: poll modules, run timers and ready coroutines
   bool poll();  // step() as an entry into the libOS (LibOS::poll_once), seen by the stall watchdog
   // Teardown (LibOS::~LibOS): every module's shutdown(), then the stack runs until no module
-  // has unfinished() work or the longest shutdown_linger() passed, then abort_unfinished().
+  // has lingering() work or the longest shutdown_linger() passed, then abort_lingering().
   // Once only.
   void shutdown();
 

@@ -66,8 +66,8 @@ class CatnipModule final : public Module {
   // connections still owe their peers data or a FIN, for at most catnip.tcp.shutdown_linger_ms.
   void shutdown() override;
   std::chrono::nanoseconds shutdown_linger() const override;
-  std::size_t unfinished() const override;
-  std::size_t abort_unfinished() override;
+  std::size_t lingering() const override;
+  std::size_t abort_lingering() override;
 
   // The stack, once the module is installed (nullptr before): for counters, and for tests.
   net::InetStack* stack() const { return stack_.get(); }

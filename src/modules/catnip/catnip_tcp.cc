@@ -218,11 +218,11 @@ std::chrono::nanoseconds CatnipModule::shutdown_linger() const {
   return have_tcp() ? config_.tcp.shutdown_linger : sched::Duration{0};
 }
 
-std::size_t CatnipModule::unfinished() const {
+std::size_t CatnipModule::lingering() const {
   return have_tcp() ? stack_->tcp()->unfinished() : 0;
 }
 
-std::size_t CatnipModule::abort_unfinished() {
+std::size_t CatnipModule::abort_lingering() {
   if (!have_tcp()) return 0;
   const std::size_t n = stack_->tcp()->abort_unfinished();
   if (n > 0) {
@@ -388,8 +388,8 @@ int CatnipModule::tcp_push(QueueId, const Sga&, Completion) { return ENOTSUP; }
 int CatnipModule::tcp_pop(QueueId, std::size_t, Completion) { return ENOTSUP; }
 void CatnipModule::tcp_close(Queue&) {}
 std::chrono::nanoseconds CatnipModule::shutdown_linger() const { return std::chrono::nanoseconds{0}; }
-std::size_t CatnipModule::unfinished() const { return 0; }
-std::size_t CatnipModule::abort_unfinished() { return 0; }
+std::size_t CatnipModule::lingering() const { return 0; }
+std::size_t CatnipModule::abort_lingering() { return 0; }
 
 #endif
 
