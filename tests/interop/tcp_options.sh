@@ -8,10 +8,15 @@ interop_setup "$@"
 command -v tcpdump >/dev/null || skip "no tcpdump"
 command -v socat >/dev/null || skip "no socat"
 cap=$INTEROP_WORK/syn.pcap
-ip netns exec "$NS_L" timeout 60 tcpdump -i "$IF_L" -nn -U -w "$cap" 'tcp[tcpflags] & tcp-syn != 0' 2>/dev/null &
+# --immediate-mode: without it libpcap hands packets over a ring block at a time (or after its
+# 1 s timeout), and the kill below lost the last handshake still in the kernel's ring ("4 packets
+# received by filter", 2 captured) whenever the catnip client finished within the second.
+ip netns exec "$NS_L" timeout 60 tcpdump -i "$IF_L" -nn -U --immediate-mode -w "$cap" 'tcp[tcpflags] & tcp-syn != 0' \
+  2>"$INTEROP_WORK/dump.err" &
 dump=$!
 track "$dump"
-sleep 0.5
+# Until tcpdump says it listens, at most 10 s (rather than a fixed 0.5 s).
+for _ in $(seq 100); do grep -q "listening on" "$INTEROP_WORK/dump.err" 2>/dev/null && break; sleep 0.1; done
 require_catnip_tcp_server 7
 echo hello | in_linux timeout 10 socat -T 3 - "TCP4:$CATNIP_IP:7" >/dev/null || fail "Linux -> catnip connection"
 stop_catnip_server
