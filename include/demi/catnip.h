@@ -18,7 +18,14 @@
 //    resolves the next hop): UDP promises nothing more.
 //  - ICMP errors about a UDP socket's datagrams (port unreachable: ECONNREFUSED) and a next hop
 //    that never answered ARP (EHOSTUNREACH, for a connected socket) fail the socket's next pop.
-//  - close completes the queue's pending operations with ECANCELED.
+//  - close completes the queue's pending operations with ECANCELED. A TCP close is graceful: the
+//    FIN follows the data already pushed; SO_LINGER {1, 0} makes it abortive (RST at once).
+//  - teardown (the LibOS destroyed; through dmtr, at process exit): every queue still open is
+//    closed, then the stack keeps running until each closed TCP connection has had its data and
+//    FIN acknowledged, for at most catnip.tcp.shutdown_linger_ms (2000 by default); whatever is
+//    left then is reset, and a warning says how many connections were and why. 0: no linger,
+//    unacknowledged connections are reset at once, as with SO_LINGER {1, 0}. (A non-zero
+//    SO_LINGER time changes nothing here: no call blocks.)
 //  - options: SO_RCVBUF (UDP queue bytes, TCP receive buffer), SO_SNDBUF, SO_LINGER,
 //    SO_KEEPALIVE, TCP_NODELAY, and kTcpCongestion (the controller's name, "newreno" or "cubic",
 //    as a string, like Linux's TCP_CONGESTION).

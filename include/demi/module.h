@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -83,6 +84,19 @@ class Module {
   virtual int pop(QueueId q, std::size_t max_len, Completion done) = 0;
   // Pending operations on the queue complete with ECANCELED; the queue id may then be reused.
   virtual int close(QueueId q) = 0;
+
+  // Teardown, when the LibOS is destroyed (through dmtr: at process exit). A kernel keeps
+  // sending what a process wrote after it exits; a module whose stack runs only inside the
+  // libOS must do it before it goes. So the LibOS first calls shutdown() on every module, which
+  // closes what the application left open, as an exit closes its descriptors. While any module
+  // then reports lingering() work (closed connections whose data or FIN the peer has not yet
+  // acknowledged), the LibOS keeps polling, firing timers and running operations, for at most
+  // the longest shutdown_linger() of its modules; then abort_lingering() ends what is left (a
+  // RST each) and logs how many it ended and why. The defaults: nothing to finish.
+  virtual void shutdown() {}
+  virtual std::chrono::nanoseconds shutdown_linger() const { return std::chrono::nanoseconds{0}; }
+  virtual std::size_t lingering() const { return 0; }
+  virtual std::size_t abort_lingering() { return 0; }
 };
 
 }  // namespace demi

@@ -55,8 +55,8 @@ constexpr KeySpec kSchema[] = {
      "How long a neighbour that did not answer stays unreachable (sends fail with EHOSTUNREACH at "
      "once) before ARP tries it again."},
     {"catnip.arp.queue_limit", Type::Int, "64", 1, 4096, "",
-     "Packets kept per neighbour while its address is being resolved; more fail with ENOBUFS. 64 holds the 45 "
-     "fragments of a largest UDP datagram at MTU 1500."},
+     "Packets kept per neighbour while its address is being resolved; more fail with ENOBUFS. At "
+     "least 45: the IPv4 fragments of one largest UDP datagram (65,507 B) at MTU 1500."},
     {"catnip.arp.static", Type::StringList, "", INT64_MIN, INT64_MAX, "",
      "Permanent neighbours, one `ip=mac` item each (`10.0.0.1=02:00:00:00:00:01`); never expire, "
      "never overwritten by ARP traffic."},
@@ -96,6 +96,11 @@ constexpr KeySpec kSchema[] = {
      "Maximum segment lifetime: TIME-WAIT lasts twice as long (RFC 9293 3.4.2)."},
     {"catnip.tcp.fin_wait_2_timeout_ms", Type::Int, "60000", 0, 3600000, "",
      "How long a connection the application closed waits for the peer's FIN; 0 = forever."},
+    {"catnip.tcp.shutdown_linger_ms", Type::Int, "2000", 0, 600000, "",
+     "At teardown (LibOS destroyed, dmtr at process exit) catnip closes every connection still open "
+     "and keeps running its stack until each closed connection has had its data and FIN acknowledged, "
+     "for at most this long; what is left then is reset (RST) and the count logged. 0 = no linger: "
+     "connections with data or a FIN unacknowledged are reset at once."},
     {"catnip.tcp.syn_retries", Type::Int, "6", 1, 32, "",
      "SYN (and SYN,ACK) retransmissions before a connection attempt fails with ETIMEDOUT."},
     {"catnip.tcp.data_retries", Type::Int, "15", 1, 64, "",

@@ -13,7 +13,10 @@ bool bad_addr(const sockaddr* addr, socklen_t len) { return addr == nullptr || l
 }  // namespace
 
 LibOS::LibOS(LibOSOptions options) : host_(std::make_unique<ModuleHost>(std::move(options))) {}
-LibOS::~LibOS() = default;
+LibOS::~LibOS() {
+  // Closed connections still finish (data, FIN), within the modules' linger, before anything goes.
+  host_->shutdown();
+}
 
 int LibOS::install(std::unique_ptr<Module> module) { return host_->install(std::move(module)); }
 Module* LibOS::module(std::string_view name) const { return host_->module(name); }

@@ -9,6 +9,7 @@
 #include <ctime>
 
 #include "base/log.h"
+#include "sched/timer.h"
 
 namespace demi {
 
@@ -204,6 +205,34 @@ bool ModuleHost::poll() {
   bool progress = step();
   leave();
   return progress;
+}
+
+void ModuleHost::shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  // Inside the libOS from here on, without the stall watchdog: the time the application spent
+  // before it let the LibOS go is not a stall of this teardown.
+  ++depth_;
+  sched::Duration linger{0};
+  for (const auto& m : modules_) {
+    m->shutdown();
+    linger = std::max(linger, std::chrono::duration_cast<sched::Duration>(m->shutdown_linger()));
+  }
+  auto lingering = [this] {
+    return std::any_of(modules_.begin(), modules_.end(), [](const auto& m) { return m->lingering() > 0; });
+  };
+  const sched::Instant deadline = clock_->now() + linger;
+  // A timer at the bound, so that whoever sleeps or moves time (idle, a simulation's idle hook)
+  // wakes there and not at some later event.
+  sched::Timer bound(*sched_, [] {});
+  if (linger > sched::Duration{0}) bound.arm_at(deadline);
+  while (lingering() && clock_->now() < deadline) {
+    if (!step() && !idle(deadline)) break;  // nothing can happen any more (a simulation at its end)
+  }
+  std::size_t aborted = 0;
+  for (const auto& m : modules_) aborted += m->abort_lingering();
+  if (aborted > 0) step();  // the resets leave now
+  --depth_;
 }
 
 bool ModuleHost::step() {

@@ -88,6 +88,10 @@ class ModuleHost {
   int drop(QToken qt);
   bool step();  // one pass: poll modules, run timers and ready coroutines
   bool poll();  // step() as an entry into the libOS (LibOS::poll_once), seen by the stall watchdog
+  // Teardown (LibOS::~LibOS): every module's shutdown(), then the stack runs until no module
+  // has lingering() work or the longest shutdown_linger() passed, then abort_lingering().
+  // Once only.
+  void shutdown();
 
  private:
   Error too_many_ops(const char* call);
@@ -115,6 +119,7 @@ class ModuleHost {
   sched::Duration stall_threshold_{};
   std::optional<sched::Instant> last_exit_;
   int depth_ = 0;
+  bool shut_down_ = false;
 };
 
 }  // namespace demi

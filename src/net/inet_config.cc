@@ -39,6 +39,7 @@ int read_tcp(const Config& c, tcp::TcpConfig& t, std::string* why) {
   t.delayed_ack = milliseconds(delayed_ack);
   t.msl = milliseconds(c.get_int("catnip.tcp.msl_ms"));
   t.fin_wait_2_timeout = milliseconds(c.get_int("catnip.tcp.fin_wait_2_timeout_ms"));
+  t.shutdown_linger = milliseconds(c.get_int("catnip.tcp.shutdown_linger_ms"));
   t.syn_retries = static_cast<int>(c.get_int("catnip.tcp.syn_retries"));
   t.data_retries = static_cast<int>(c.get_int("catnip.tcp.data_retries"));
   t.keepalive_idle = seconds(c.get_int("catnip.tcp.keepalive_idle_s"));

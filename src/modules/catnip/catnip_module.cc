@@ -304,6 +304,12 @@ int CatnipModule::close(QueueId q) {
   return 0;
 }
 
+void CatnipModule::shutdown() {
+  // As a process exit closes its descriptors: gracefully (TCP sends its FIN behind the data).
+  for (QueueId q = 0; q < queues_.size(); ++q)
+    if (queues_[q].open && !queues_[q].closed) close(q);
+}
+
 // ---------------------------------------------------------------- operations
 
 sched::Task CatnipModule::udp_pop_op(QueueRef ref, std::size_t max_len, Completion done) {

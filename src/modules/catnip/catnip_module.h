@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string_view>
@@ -61,6 +62,13 @@ class CatnipModule final : public Module {
   int push(QueueId q, const Sga& sga, Completion done) override;
   int pop(QueueId q, std::size_t max_len, Completion done) override;
   int close(QueueId q) override;
+
+  // Teardown (see Module): every open queue is closed; the LibOS then runs the stack while TCP
+  // connections still owe their peers data or a FIN, for at most catnip.tcp.shutdown_linger_ms.
+  void shutdown() override;
+  std::chrono::nanoseconds shutdown_linger() const override;
+  std::size_t lingering() const override;
+  std::size_t abort_lingering() override;
 
   // The stack, once the module is installed (nullptr before): for counters, and for tests.
   net::InetStack* stack() const { return stack_.get(); }

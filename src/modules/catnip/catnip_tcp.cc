@@ -212,6 +212,29 @@ void CatnipModule::tcp_close(Queue& queue) {
   tcp.close(queue.socket);
 }
 
+// ---------------------------------------------------------------- teardown
+
+std::chrono::nanoseconds CatnipModule::shutdown_linger() const {
+  return have_tcp() ? config_.tcp.shutdown_linger : sched::Duration{0};
+}
+
+std::size_t CatnipModule::lingering() const {
+  return have_tcp() ? stack_->tcp()->unfinished() : 0;
+}
+
+std::size_t CatnipModule::abort_lingering() {
+  if (!have_tcp()) return 0;
+  const std::size_t n = stack_->tcp()->abort_unfinished();
+  if (n > 0) {
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(config_.tcp.shutdown_linger).count();
+    DEMI_WARN(kLog,
+              "shutdown: {} TCP connection(s) aborted with RST: their data or FIN was still unacknowledged "
+              "after the shutdown linger of {} ms (catnip.tcp.shutdown_linger_ms)",
+              n, ms);
+  }
+  return n;
+}
+
 // ---------------------------------------------------------------- operations
 
 sched::Task CatnipModule::tcp_accept_op(QueueRef ref, Completion done) {
@@ -364,6 +387,9 @@ int CatnipModule::tcp_getsockopt(Queue&, int, int, void*, socklen_t*) { return E
 int CatnipModule::tcp_push(QueueId, const Sga&, Completion) { return ENOTSUP; }
 int CatnipModule::tcp_pop(QueueId, std::size_t, Completion) { return ENOTSUP; }
 void CatnipModule::tcp_close(Queue&) {}
+std::chrono::nanoseconds CatnipModule::shutdown_linger() const { return std::chrono::nanoseconds{0}; }
+std::size_t CatnipModule::lingering() const { return 0; }
+std::size_t CatnipModule::abort_lingering() { return 0; }
 
 #endif
 

@@ -31,7 +31,7 @@ struct ArpConfig {
   sched::Duration request_timeout = std::chrono::milliseconds(250);  // doubles after every retry
   uint32_t retries = 3;                                               // requests after the first
   sched::Duration failure_hold = std::chrono::seconds(1);
-  std::size_t queue_limit = 64;  // packets per Incomplete entry: one 64 KiB datagram's 45 fragments fit
+  std::size_t queue_limit = 64;  // packets per Incomplete entry: the 45 fragments of a 65,507 B datagram fit
   bool gratuitous = true;
   std::vector<std::pair<wire::Ipv4Address, wire::EthernetAddress>> static_entries;
 };

@@ -44,6 +44,10 @@ struct TcpConfig {
   // How long an orphaned connection (closed by the application) may wait in FIN-WAIT-2 for the
   // peer's FIN (Linux tcp_fin_timeout); 0 = forever.
   sched::Duration fin_wait_2_timeout = 60s;
+  // Teardown: how long the stack keeps running, once the LibOS is being destroyed, for the
+  // connections the application closed to deliver their data and FIN (a kernel keeps sending
+  // them after the process exits); then they are reset. 0 = reset at once.
+  sched::Duration shutdown_linger = 2s;
 
   // SYN (and SYN,ACK) retransmissions before giving up with ETIMEDOUT (RFC 9293 3.8.3 R2 for SYNs).
   int syn_retries = 6;

@@ -589,6 +589,43 @@ int TcpLayer::abort(SocketId s) {
   return 0;
 }
 
+namespace {
+bool owes_peer(TcpState s) {
+  switch (s) {
+    case TcpState::SynReceived:
+    case TcpState::Established:
+    case TcpState::CloseWait:
+    case TcpState::FinWait1:
+    case TcpState::Closing:
+    case TcpState::LastAck:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+std::size_t TcpLayer::unfinished() const {
+  std::size_t n = 0;
+  for (const auto& [id, c] : sockets_)
+    if (!c->app_owned_ && !c->listener_ && owes_peer(c->state_)) ++n;
+  return n;
+}
+
+std::size_t TcpLayer::abort_unfinished() {
+  Busy busy(*this);
+  std::vector<TcpConnection*> left;
+  for (auto& [id, c] : sockets_)
+    if (!c->app_owned_ && !c->listener_ && owes_peer(c->state_)) left.push_back(c.get());
+  for (TcpConnection* c : left) {
+    // ABORT only deletes the TCB in CLOSING and LAST-ACK (RFC 9293 3.10.5); at teardown the peer
+    // is told too, as in the other states, rather than left waiting for the ACK of its FIN.
+    if (c->state_ == TcpState::Closing || c->state_ == TcpState::LastAck) c->send_rst(c->snd_max_);
+    c->abort_by_app();
+  }
+  return left.size();
+}
+
 int TcpLayer::set_nodelay(SocketId s, bool on) {
   Busy busy(*this);
   TcpConnection* c = socket(s);

@@ -139,6 +139,13 @@ class TcpLayer final : public TransportReceiver, public UnreachableListener {
   int close(SocketId s);
   // Sends a RST (when synchronized) and releases the socket.
   int abort(SocketId s);
+  // Teardown (the catnip module's linger, catnip.tcp.shutdown_linger_ms): the connections the
+  // application released that still owe the peer data or a FIN, or wait for its ACK (released
+  // in SYN-RECEIVED, ESTABLISHED, CLOSE-WAIT, FIN-WAIT-1, CLOSING, LAST-ACK). FIN-WAIT-2 and
+  // TIME-WAIT are finished: everything we sent has been acknowledged.
+  std::size_t unfinished() const;
+  // Resets each of them (RFC 9293 3.10.5 ABORT) and answers how many there were.
+  std::size_t abort_unfinished();
 
   // ---- options
   int set_nodelay(SocketId s, bool on);

@@ -214,7 +214,9 @@ int UdpLayer::transmit(Socket& s, const Endpoint& to, std::span<const OutSegment
   if (length > kMaxPayload) return EMSGSIZE;
 
   const std::size_t udp_length = wire::kUdpHeaderLen + length;
-  const bool copy = !all_ours || length <= kCopyThreshold;
+  // Small payloads too go by reference: the device copies them behind the headers if that is
+  // cheaper there (dpdk.tx_copy_threshold), one threshold for UDP and TCP alike.
+  const bool copy = !all_ours;
   // The header goes in front of the buffer's data (IPv4 and Ethernet then go in front of it).
   mem::BufRef head = ip_.alloc_header(wire::kUdpHeaderLen);
   if (!head) return ENOBUFS;

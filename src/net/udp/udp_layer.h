@@ -8,8 +8,10 @@
 //    device's receive buffer (a chain of views after reassembly): popping it hands the same
 //    memory to the application.
 //  - send: the payload's buffers are attached to the frame as they are (zero copy); only a
-//    payload that is small, or not made of stack buffers, or in too many pieces, is copied into
-//    the header buffer. The checksum is computed in software over header and payload, or left to
+//    payload not made of stack buffers, or in too many pieces, is copied into the header buffer.
+//    Whether a small payload is cheaper to copy than to attach is the device's call, made once
+//    for every protocol (the DPDK port copies payloads up to dpdk.tx_copy_threshold behind the
+//    headers; the simulated network copies every frame anyway). The checksum is computed in software over header and payload, or left to
 //    the device when it offers checksum offload and the datagram is not fragmented.
 //  - a datagram for a port nobody holds is answered with ICMP port unreachable (rate limited);
 //    ICMP errors about what a socket sent are kept as the socket's pending error, which the next
@@ -63,15 +65,13 @@ class UdpLayer final : public TransportReceiver, public UnreachableListener {
   static constexpr uint16_t kEphemeralFirst = 49152;
   static constexpr uint16_t kEphemeralLast = 65535;
   static constexpr std::size_t kMaxPayload = 65535 - 20 - 8;
-  // Payloads up to this size are copied behind the header: cheaper than attaching a buffer.
-  static constexpr std::size_t kCopyThreshold = 128;
 
   struct Counters {
     uint64_t rx_datagrams = 0;   // delivered to a socket's queue
     uint64_t rx_bytes = 0;
     uint64_t tx_datagrams = 0;
     uint64_t tx_bytes = 0;
-    uint64_t tx_copied = 0;      // sends whose payload was copied
+    uint64_t tx_copied = 0;      // sends whose payload was copied (foreign or in too many pieces)
     uint64_t tx_errors = 0;      // sends IPv4 refused
     uint64_t drop_malformed = 0;  // shorter than a header, or a length field past the data
     uint64_t drop_bad_checksum = 0;

@@ -54,7 +54,6 @@ class OwningRegionAllocator final : public mem::Allocator {
 
 Result<std::unique_ptr<ExternalMemory>> ExternalMemory::create(const Config& config, uint16_t port) {
   std::unique_ptr<ExternalMemory> m{new ExternalMemory};
-  m->port_ = port;
   std::size_t want = static_cast<std::size_t>(config.get_int("dpdk.memory_mb")) << 20;
   void* p = MAP_FAILED;
   if (config.get_bool("dpdk.memory_hugepages")) {
@@ -94,6 +93,7 @@ Result<std::unique_ptr<ExternalMemory>> ExternalMemory::create(const Config& con
     rte_iova_t iova = rte_eal_iova_mode() == RTE_IOVA_VA ? reinterpret_cast<rte_iova_t>(m->base_) : RTE_BAD_IOVA;
     if (iova != RTE_BAD_IOVA && rte_dev_dma_map(info.device, m->base_, iova, m->size_) == 0) {
       m->dma_mapped_ = true;
+      m->device_ = info.device;
     } else {
       // Virtual devices (memif, af_packet, tap, ring) copy from virtual addresses and need none.
       DEMI_DEBUG("dpdk", "no DMA mapping of the application region for this device ({}): fine for virtual devices",
@@ -116,11 +116,8 @@ ExternalMemory::~ExternalMemory() {
     (void)region_.release();
     return;
   }
-  if (dma_mapped_) {
-    rte_eth_dev_info info{};
-    if (rte_eth_dev_info_get(port_, &info) == 0 && info.device)
-      rte_dev_dma_unmap(info.device, base_, reinterpret_cast<rte_iova_t>(base_), size_);
-  }
+  // The device outlives its ethdev port (it goes with the bus, at rte_eal_cleanup, after us).
+  if (dma_mapped_ && device_) rte_dev_dma_unmap(device_, base_, reinterpret_cast<rte_iova_t>(base_), size_);
   if (registered_) rte_extmem_unregister(base_, size_);
   munmap(base_, size_);
 }

@@ -13,6 +13,8 @@
 
 #include "mem/region_allocator.h"
 
+struct rte_device;
+
 namespace demi::runtime::dpdk {
 
 class ExternalMemory {
@@ -40,7 +42,10 @@ class ExternalMemory {
   bool hugepages_ = false;
   bool registered_ = false;
   bool dma_mapped_ = false;
-  uint16_t port_ = 0;
+  // The device the region is DMA-mapped for, kept from create(): the region lives as long as
+  // the LibOS's allocator, which outlasts the module that closes the port, and a closed port's
+  // id no longer leads to its device (asking ethdev printed "Invalid port_id" at every exit).
+  rte_device* device_ = nullptr;
   std::unique_ptr<mem::RegionAllocator> region_;
 };
 

@@ -145,6 +145,34 @@ TEST(CatnipTest, udp_echo_is_byte_exact_and_zero_copy) {
   EXPECT_EQ(b.close(client), 0);
 }
 
+// The largest UDP datagram (65,507 B: 45 IPv4 fragments at MTU 1500), as the first packet to a
+// neighbour not yet resolved: every fragment waits for ARP in the neighbour's queue. With the
+// old queue limit (16) the 17th fragment failed the push with ENOBUFS (found by interop_udp_client).
+TEST(CatnipTest, the_largest_udp_datagram_waits_for_arp_whole_and_arrives) {
+  SimPair pair;
+  LibOS& a = pair.a();
+  LibOS& b = pair.b();
+  QDesc server = udp_socket(a, "0.0.0.0", 7);
+  QDesc client = udp_socket(b, "0.0.0.0", 0);
+  const std::string msg = pattern(65507);
+  auto pop = a.pop(server);
+  ASSERT_TRUE(pop.ok());
+  sockaddr_in to = addr("10.0.0.1", 7);
+  Sga out = sga_of(b, msg);
+  auto push = b.pushto(client, out, sa(to), sizeof to);
+  ASSERT_TRUE(push.ok());
+  ASSERT_EQ(b.wait(*push, nullptr), 0);
+  EXPECT_EQ(b.sgafree(out), 0);
+  QResult r;
+  ASSERT_EQ(a.wait(*pop, &r, 5s), 0);
+  ASSERT_EQ(r.opcode, Opcode::Pop);
+  EXPECT_EQ(text_of(r.sga), msg);
+  EXPECT_EQ(counter(pair.stack(b), "arp.queued"), 45u);
+  EXPECT_EQ(a.sgafree(r.sga), 0);
+  EXPECT_EQ(a.close(server), 0);
+  EXPECT_EQ(b.close(client), 0);
+}
+
 TEST(CatnipTest, the_udp_path_does_not_allocate_once_warm) {
   SimPair pair;
   LibOS& a = pair.a();
@@ -587,6 +615,106 @@ TEST(CatnipTcpTest, tcp_options) {
   sockaddr_in to = addr("10.0.0.1", 53);
   EXPECT_EQ(b.pushto(*q, sga_of(b, "x"), sa(to), sizeof to).error(), EOPNOTSUPP);
   b.close(*q);
+}
+
+// ---------------------------------------------------------------- teardown: the shutdown linger
+
+// Pushes `msg` from b to a, waits for the push (the bytes are the TCP layer's), closes b's queue
+// and destroys b's LibOS at once, as a process exiting right after close would.
+void push_close_and_exit(SimPair& pair, QDesc client, const std::string& msg) {
+  LibOS& b = pair.b();
+  Sga out = sga_of(b, msg);
+  auto push = b.push(client, out);
+  ASSERT_TRUE(push.ok());
+  ASSERT_EQ(b.wait(*push, nullptr, 10s), 0);
+  b.sgafree(out);  // the stack keeps its references to the bytes
+  ASSERT_EQ(b.close(client), 0);
+  pair.destroy(b);
+}
+
+TEST(CatnipLingerTest, a_libos_destroyed_right_after_close_still_delivers_every_byte_and_its_fin) {
+  SimPair pair;
+  REQUIRE_TCP(pair);
+  LibOS& a = pair.a();
+  auto [server, client] = tcp_connection(pair);
+  // Less than a's receive buffer, so that nobody needs to read on a while b lingers; far more
+  // than one initial window, so that b's stack must go on sending after the LibOS is gone.
+  const std::string msg = pattern(200000);
+  const sched::Instant before = pair.clock().now();
+  testing::internal::CaptureStderr();
+  push_close_and_exit(pair, client, msg);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(log.find("aborted with RST"), std::string::npos) << log;
+  EXPECT_LT(pair.clock().now() - before, 2000ms);  // done long before the linger bound
+  // a reads every byte, then the end of the stream (b's FIN), after b is gone.
+  EXPECT_EQ(pop_bytes(a, server, msg.size() + 1), msg);
+  EXPECT_EQ(a.close(server), 0);
+}
+
+TEST(CatnipLingerTest, teardown_with_an_unreachable_peer_ends_within_the_linger_and_resets) {
+  SimPair pair(1, [](Config& c) { ASSERT_EQ(c.set("catnip.tcp.shutdown_linger_ms", "500"), 0); });
+  REQUIRE_TCP(pair);
+  auto [server, client] = tcp_connection(pair);
+  runtime::sim::LinkProfile lost;
+  lost.drop = 1.0;  // from now on every frame is lost: b's data and FIN are never acknowledged
+  pair.network().set_profile_all(lost);
+  const sched::Instant before = pair.clock().now();
+  testing::internal::CaptureStderr();
+  push_close_and_exit(pair, client, pattern(10000));
+  const std::string log = testing::internal::GetCapturedStderr();
+  const auto took = pair.clock().now() - before;
+  EXPECT_GE(took, 500ms);  // it did wait: retransmissions had their chance
+  EXPECT_LT(took, 600ms);  // and not much longer than the bound
+  EXPECT_NE(log.find("shutdown: 1 TCP connection(s) aborted with RST"), std::string::npos) << log;
+  EXPECT_NE(log.find("catnip.tcp.shutdown_linger_ms"), std::string::npos) << log;
+  pair.a().close(server);
+}
+
+TEST(CatnipLingerTest, no_linger_resets_what_is_unsent_at_once) {
+  SimPair pair(1, [](Config& c) { ASSERT_EQ(c.set("catnip.tcp.shutdown_linger_ms", "0"), 0); });
+  REQUIRE_TCP(pair);
+  LibOS& a = pair.a();
+  auto [server, client] = tcp_connection(pair);
+  const sched::Instant before = pair.clock().now();
+  testing::internal::CaptureStderr();
+  push_close_and_exit(pair, client, pattern(200000));
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(pair.clock().now(), before);  // no time passed: nothing was waited for
+  EXPECT_NE(log.find("shutdown: 1 TCP connection(s) aborted with RST"), std::string::npos) << log;
+  // a gets what made it out before the RST, never all of it, then the reset.
+  std::size_t got = 0;
+  int err = 0;
+  for (int i = 0; i < 1000 && err == 0; ++i) {
+    auto pop = a.pop(server);
+    ASSERT_TRUE(pop.ok());
+    QResult r;
+    err = a.wait(*pop, &r, 10s);
+    if (err == 0) {
+      ASSERT_GT(r.sga.length(), 0u) << "a graceful end of stream instead of a reset";
+      got += r.sga.length();
+      a.sgafree(r.sga);
+    }
+  }
+  EXPECT_EQ(err, ECONNRESET);
+  EXPECT_LT(got, 200000u);
+  a.close(server);
+}
+
+TEST(CatnipLingerTest, teardown_closes_what_the_application_left_open) {
+  SimPair pair;
+  REQUIRE_TCP(pair);
+  LibOS& a = pair.a();
+  auto [server, client] = tcp_connection(pair);
+  LibOS& b = pair.b();
+  const std::string msg = pattern(50000);
+  Sga out = sga_of(b, msg);
+  auto push = b.push(client, out);
+  ASSERT_TRUE(push.ok());
+  ASSERT_EQ(b.wait(*push, nullptr, 10s), 0);
+  b.sgafree(out);
+  pair.destroy(b);  // no close: the exit closes the queue, gracefully
+  EXPECT_EQ(pop_bytes(a, server, msg.size() + 1), msg);
+  EXPECT_EQ(a.close(server), 0);
 }
 
 }  // namespace

@@ -43,6 +43,15 @@ class SimHosts {
     b_.host().set_idle_hook([this] { return idle(); });
   }
 
+  // Both hosts finish their connections (the LibOS's shutdown linger) while the other one still
+  // answers; only then does either go (the idle hook of each runs the other).
+  ~SimHosts() {
+    b_.host().shutdown();
+    a_.host().shutdown();
+  }
+  SimHosts(const SimHosts&) = delete;
+  SimHosts& operator=(const SimHosts&) = delete;
+
   LibOS& a() { return a_; }
   LibOS& b() { return b_; }
   runtime::sim::Network& network() { return net_; }
