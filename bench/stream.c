@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "counters.h"
 
 #define MAX_WINDOW 64
 
@@ -139,6 +140,7 @@ static int run_server(const options_t *o) {
   }
   printf("{\"bytes\": %llu, \"seconds\": %.6f, \"gbit_s\": %.3f, \"total_bytes\": %llu}\n", measured, end - start,
          (double)measured * 8 / (end - start) / 1e9, total);
+  print_counters("demi-stream", "server");
   dmtr_close(qd);
   dmtr_close(lqd);
   return 0;
@@ -185,6 +187,7 @@ static int run_client(const options_t *o) {
     pushed += o->size;
   }
   printf("{\"pushed_bytes\": %llu}\n", pushed);
+  print_counters("demi-stream", "client");
   dmtr_close(qd);
   return 0;
 fail:

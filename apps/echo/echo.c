@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "counters.h"
 
 #define MAX_CONNS 1024
 #define MAX_MESSAGE (64u << 20)
@@ -147,19 +148,6 @@ static int no_tcp(int rc) {
   if (rc != ESOCKTNOSUPPORT && rc != EPROTONOSUPPORT) return 0;
   fprintf(stderr, "demi-echo: no TCP in this build (socket(SOCK_STREAM): %s)\n", strerror(rc));
   return 1;
-}
-
-/* Prints the network module's non-zero counters to stderr (device counters always). */
-static void print_counters(const char *who) {
-  dmtr_counter_t c[256];
-  size_t n = 0, i;
-  if (dmtr_counters(c, sizeof c / sizeof c[0], &n) != 0 || n == 0) return;
-  if (n > sizeof c / sizeof c[0]) n = sizeof c / sizeof c[0];
-  fprintf(stderr, "demi-echo %s counters:", who);
-  for (i = 0; i < n; ++i)
-    if (c[i].value != 0 || strncmp(c[i].name, "device.", 7) == 0)
-      fprintf(stderr, " %s=%llu", c[i].name, (unsigned long long)c[i].value);
-  fprintf(stderr, "\n");
 }
 
 /* ------------------------------------------------------------------ server */
@@ -727,6 +715,6 @@ int main(int argc, char *argv[]) {
     return 1;
   }
   rc = o.server ? run_server(&o) : run_client(&o);
-  print_counters(o.server ? "server" : "client");
+  print_counters("demi-echo", o.server ? "server" : "client");
   return rc;
 }

@@ -351,8 +351,19 @@ std::size_t DpdkPort::transmit(std::span<TxFrame> frames) {
     done += sent;
     if (sent < n) {
       ++stats_.tx_busy;
+      // A ring that stays full drains as the peer reads; a frame the PMD refuses every time
+      // (a limit of its own that to_mbuf cannot see) would block every frame behind it. After
+      // kMaxRefusals refusals in a row the head frame is dropped (counted; TCP recovers it).
+      refused_in_a_row_ = sent == 0 ? refused_in_a_row_ + 1 : 0;
+      if (refused_in_a_row_ >= kMaxRefusals) {
+        refused_in_a_row_ = 0;
+        ++stats_.tx_dropped;
+        frames[done] = TxFrame{};
+        ++done;
+      }
       break;
     }
+    refused_in_a_row_ = 0;
   }
   return done;
 }
