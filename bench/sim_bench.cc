@@ -8,7 +8,7 @@
 //       of one round trip through both stacks, the simulated wire and the driving loop
 //       (`./run bench` does exactly that: the row "catnip tcp 64 B echo on the simulator").
 //   demi-simbench goodput --cc cubic|newreno [--loss P] [--mbps M] [--delay-us D] [--bytes B]
-//                         [--seed N]
+//                         [--seed N] [--pcap FILE]
 //       One TCP flow of B bytes from client to server through a link of M Mbit/s with D us of
 //       one-way delay, a queue of one bandwidth-delay product, and a drop probability P on each
 //       frame in each direction. Prints the goodput and its ratio to the link's capacity.
@@ -89,6 +89,7 @@ class Pair {
   LibOS& server() { return *a_; }
   LibOS& client() { return *b_; }
   demi::sched::Instant now() const { return clock_.now(); }
+  demi::runtime::sim::Network& network() { return net_; }
   demi::net::tcp::TcpLayer& tcp(LibOS& l) {
     return *static_cast<demi::catnip::CatnipModule*>(l.module("catnip"))->stack()->tcp();
   }
@@ -197,6 +198,7 @@ struct Options {
   uint64_t delay_us = 5000;
   std::size_t bytes = 16u << 20;
   uint64_t seed = 1;
+  std::string pcap;  // goodput: every delivered frame to this file (for tshark)
 };
 
 // `count` echoes of `size` bytes. The server pops and pushes back what it got; the client
@@ -305,6 +307,7 @@ int goodput(const Options& o) {
   const std::size_t buffer = std::max<std::size_t>(256 * 1024, static_cast<std::size_t>(4 * bdp));
   Pair p(o.seed, o.cc, buffer, link);
   if (!p.ok()) return fail("a catnip module did not install");
+  if (!o.pcap.empty() && !p.network().capture(o.pcap)) return fail("cannot write " + o.pcap);
   QDesc sq = -1, cq = -1;
   std::string why;
   if (!p.connect(&sq, &cq, &why)) return fail(why);
@@ -380,14 +383,15 @@ int goodput(const Options& o) {
   const double seconds = std::chrono::duration<double>(p.now() - t0).count();
   const double mbps = static_cast<double>(received) * 8 / seconds / 1e6;
   const auto& tc = p.tcp(c).counters();
+  const auto& ts = p.tcp(s).counters();
   std::printf(
       "{\"mode\": \"goodput\", \"cc\": \"%s\", \"loss\": %g, \"link_mbps\": %llu, \"delay_us\": %llu, "
       "\"bytes\": %zu, \"virtual_s\": %.4f, \"goodput_mbps\": %.2f, \"ratio_to_link\": %.4f, "
-      "\"retransmits\": %llu, \"timeouts\": %llu, \"seed\": %llu}\n",
+      "\"retransmits\": %llu, \"timeouts\": %llu, \"receiver_ooo_drops\": %llu, \"seed\": %llu}\n",
       o.cc.c_str(), o.loss, static_cast<unsigned long long>(o.mbps), static_cast<unsigned long long>(o.delay_us),
       received, seconds, mbps, mbps / static_cast<double>(o.mbps),
       static_cast<unsigned long long>(tc.retransmits), static_cast<unsigned long long>(tc.timeouts),
-      static_cast<unsigned long long>(o.seed));
+      static_cast<unsigned long long>(ts.drop_ooo_full), static_cast<unsigned long long>(o.seed));
   return 0;
 }
 
@@ -396,7 +400,7 @@ int usage(const char* why) {
   std::fprintf(stderr,
                "usage: demi-simbench echo --count N [--size S] [--cc NAME]\n"
                "       demi-simbench goodput --cc cubic|newreno [--loss P] [--mbps M] [--delay-us D] [--bytes B] "
-               "[--seed N]\n");
+               "[--seed N] [--pcap FILE]\n");
   return 2;
 }
 
@@ -440,6 +444,8 @@ int main(int argc, char** argv) {
       o.bytes = v;
     } else if (arg == "--seed" && parse_u64(value, &v)) {
       o.seed = v;
+    } else if (arg == "--pcap" && o.mode == "goodput") {
+      o.pcap = value;
     } else {
       return usage(("bad option or value: " + std::string(arg) + " " + value).c_str());
     }
