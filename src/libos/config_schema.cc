@@ -77,8 +77,9 @@ constexpr KeySpec kSchema[] = {
     {"catnip.tcp.receive_buffer", Type::Int, "262144", 1024, 1073741824, "",
      "Bytes a connection holds for the application; sets the window advertised (SO_RCVBUF overrides "
      "it per socket)."},
-    {"catnip.tcp.max_out_of_order", Type::Int, "64", 0, 65536, "",
-     "Out-of-order segments held per connection; more are dropped."},
+    {"catnip.tcp.max_out_of_order", Type::Int, "0", 0, 65536, "",
+     "Out-of-order segments held per connection; more are dropped. 0: as many full-sized segments as "
+     "the receive buffer holds (at least 64)."},
     {"catnip.tcp.window_scaling", Type::Bool, "true", INT64_MIN, INT64_MAX, "", "Offer window scaling (RFC 7323 2)."},
     {"catnip.tcp.timestamps", Type::Bool, "true", INT64_MIN, INT64_MAX, "", "Offer timestamps (RFC 7323 3-5)."},
     {"catnip.tcp.sack", Type::Bool, "true", INT64_MIN, INT64_MAX, "",

@@ -141,6 +141,10 @@ class TcpConnection {
   // ---- options
   void apply_syn_options(const TcpSegment& seg);
   void choose_window_scale();
+  // Sizes what grows with the buffers: the bound on the out-of-order queue (from
+  // catnip.tcp.max_out_of_order, or the receive buffer) and the SACK scoreboard's room (from the
+  // send buffer). Both reserve their memory here, never per segment.
+  void size_for_buffers();
   void path_mtu_changed(uint32_t mtu);  // ICMP "fragmentation needed" (RFC 1191)
 
   // ---- sending

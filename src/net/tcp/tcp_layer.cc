@@ -642,6 +642,7 @@ int TcpLayer::set_buffer_sizes(SocketId s, std::size_t send_bytes, std::size_t r
     // The window scale goes out with the SYN; before that it follows the buffer.
     if (c->state_ == TcpState::Closed || c->state_ == TcpState::Listen) c->choose_window_scale();
   }
+  if (c->was_established_) c->size_for_buffers();
   return 0;
 }
 
