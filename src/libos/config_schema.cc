@@ -115,6 +115,9 @@ constexpr KeySpec kSchema[] = {
     {"catnip.tcp.congestion", Type::String, "newreno", INT64_MIN, INT64_MAX, "newreno|cubic",
      "Congestion control of new connections (RFC 5681/6582 NewReno, RFC 9438 CUBIC); kTcpCongestion "
      "chooses per socket."},
+    {"catnip.tcp.hystart", Type::Bool, "true", INT64_MIN, INT64_MAX, "",
+     "HyStart++ (RFC 9406) in the initial slow start of either controller: leave slow start when the "
+     "round trip time rises, before the window overshoots the path."},
     {"catnip.tcp.isn_seed", Type::Int, "0", 0, INT64_MAX, "",
      "Seed of the secret behind initial sequence numbers and SYN cookies (RFC 6528). 0: a random "
      "secret at start (production); any other value makes runs repeatable (simulations)."},

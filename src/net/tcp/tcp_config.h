@@ -72,6 +72,8 @@ struct TcpConfig {
 
   // The default congestion controller (make_congestion_control's names: "newreno", "cubic").
   std::string congestion_control = "newreno";
+  // HyStart++ (RFC 9406) in the initial slow start of either controller.
+  bool hystart = true;
 
   // The secret of the ISN hash (RFC 6528) and of SYN cookies. Production draws it from a
   // random source at start; tests and the simulator derive it from their seed.
