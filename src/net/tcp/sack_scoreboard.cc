@@ -63,6 +63,15 @@ uint64_t SackScoreboard::sacked_bytes() const {
   return n;
 }
 
+uint64_t SackScoreboard::sacked_from(SeqNumber seq) const {
+  uint64_t n = 0;
+  for (const SackBlock& b : blocks_) {
+    if (seq_le(b.right, seq)) continue;
+    n += static_cast<uint32_t>(seq_diff(b.right, seq_max(b.left, seq)));
+  }
+  return n;
+}
+
 bool SackScoreboard::is_lost(SeqNumber seq, uint32_t mss) const {
   uint32_t ranges = 0;
   uint64_t bytes = 0;

@@ -39,6 +39,8 @@ class SackScoreboard {
   // One past the highest SACKed byte (HighSACK + 1); snd_una when nothing is SACKed.
   SeqNumber high_sacked(SeqNumber snd_una) const { return blocks_.empty() ? snd_una : blocks_.back().right; }
   uint64_t sacked_bytes() const;
+  // SACKed bytes at or above `seq`.
+  uint64_t sacked_from(SeqNumber seq) const;
 
   // RFC 6675 IsLost(seq): DupThresh discontiguous SACKed ranges above seq, or more than
   // (DupThresh - 1) * SMSS bytes SACKed above it.

@@ -283,6 +283,9 @@ void TcpConnection::size_for_buffers() {
       std::clamp<std::size_t>(cfg_.send_buffer / (2 * std::size_t{effective_mss()}) + 2, SackScoreboard::kDefaultCapacity,
                               kMaxScoreboardBlocks);
   if (blocks > scoreboard_.capacity()) scoreboard_.set_capacity(blocks);
+  // One entry per segment of the send buffer at most (a segment is logged once per recovery).
+  const std::size_t segments = std::min<std::size_t>(cfg_.send_buffer / effective_mss() + 1, kMaxScoreboardBlocks);
+  if (segments > rtx_log_.capacity()) rtx_log_.reserve(segments);
 }
 
 void TcpConnection::choose_window_scale() {
@@ -625,6 +628,7 @@ bool TcpConnection::process_ack(const TcpSegment& seg) {
   if (sack_ok_ && seg.h.sack_count > 0) {
     const auto n = std::min<std::size_t>(seg.h.sack_count, wire::kTcpMaxSackBlocks);
     sack_grew = scoreboard_.update(std::span<const SackBlock>(seg.h.sack.data(), n), snd_una_, snd_max_);
+    if (sack_grew && recovery_ == Recovery::Sack) detect_lost_retransmissions();
   }
   if (!new_ack && ack == snd_una_ && snd_max_ != snd_una_) {
     const bool classic_dup = seg.data_len() == 0 && !seg.has(kSyn) && !seg.has(kFin) && seg_wnd == snd_wnd_;
@@ -693,9 +697,14 @@ void TcpConnection::on_new_ack(const TcpSegment& seg, SeqNumber ack) {
   // timer then stalls the connection for minutes: seen in the loopback test at 5% loss).
   rtt_.reset_backoff();
 
+  while (!rtx_log_.empty() && rtx_log_.front().seq + rtx_log_.front().len <= snd_una_) {
+    if (rtx_log_.front().lost) rtx_lost_bytes_ -= rtx_log_.front().len;
+    rtx_log_.pop_front();
+  }
   if (recovery_ != Recovery::None) {
     if (ack >= recover_) {
       DEMI_TRACE(kLog, "[{}] recovery ends at {}", id_, ack.raw());
+      forget_retransmissions();
       recovery_ = Recovery::None;
       inflation_ = 0;
       dupacks_ = 0;
@@ -744,6 +753,7 @@ void TcpConnection::enter_recovery() {
     DEMI_TRACE(kLog, "[{}] SACK loss recovery from {} to {}", id_, snd_una_.raw(), recover_.raw());
     ++stats_.sack_recoveries;
     recovery_ = Recovery::Sack;
+    forget_retransmissions();
     inflation_ = 0;
     high_rxt_ = snd_una_;
     retransmit_head();
@@ -1003,11 +1013,25 @@ void TcpConnection::output() {
 void TcpConnection::output_sack_recovery() {
   const uint32_t mss = effective_mss();
   for (int guard = 0; guard < 1024; ++guard) {
-    const uint32_t pipe = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, mss);
+    // Retransmissions found lost are no longer in the network (detect_lost_retransmissions).
+    const uint32_t counted = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, mss);
+    const uint32_t pipe = counted > rtx_lost_bytes_ ? counted - rtx_lost_bytes_ : 0;
     const uint32_t cwnd = cc_ ? cc_->cwnd() : UINT32_MAX;
     if (pipe >= cwnd || cwnd - pipe < mss) break;
     SeqNumber seq;
     uint32_t len = 0;
+    // A lost retransmission first: it is the oldest data the receiver lacks.
+    if (rtx_lost_bytes_ > 0) {
+      bool resent = false;
+      for (std::size_t i = 0; i < rtx_log_.size(); ++i) {
+        const Retransmission& r = rtx_log_[i];
+        if (!r.lost) continue;
+        send_data(r.seq, r.len);  // logs it again: no longer lost
+        resent = true;
+        break;
+      }
+      if (resent) continue;
+    }
     // Rule 1: the first lost unSACKed range above HighRxt.
     if (scoreboard_.next_lost(high_rxt_, snd_una_, mss, seq, len)) {
       send_data(seq, len);
@@ -1029,7 +1053,9 @@ void TcpConnection::output_sack_recovery() {
     }
     // Rule 3: an unSACKed range not yet deemed lost.
     if (scoreboard_.next_unsacked(high_rxt_, snd_una_, mss, seq, len)) {
+      rtx_rule3_ = true;
       send_data(seq, len);
+      rtx_rule3_ = false;
       high_rxt_ = seq_max(high_rxt_, seq + len);
       continue;
     }
@@ -1076,6 +1102,7 @@ void TcpConnection::send_data(SeqNumber seq, uint32_t len) {
     ++stats_.retransmits;
     ++layer_.counters_.retransmits;
     note_retransmission(seq);
+    if (recovery_ == Recovery::Sack && len > 0) log_retransmission(seq, len);
     if (rtt_timing_ && seq <= rtt_seq_) rtt_timing_ = false;  // Karn's rule
   } else if (!rtt_timing_ && len > 0 && recovery_ == Recovery::None) {
     // Not during loss recovery: the ACK covering new data sent now waits for the holes below
@@ -1107,6 +1134,58 @@ void TcpConnection::note_retransmission(SeqNumber seq) {
   rtx_sent_ = true;
   rtx_seq_ = seq;
   rtx_tsval_ = tsval();
+}
+
+void TcpConnection::log_retransmission(SeqNumber seq, uint32_t len) {
+  for (std::size_t i = rtx_log_.size(); i-- > 0;) {
+    Retransmission& r = rtx_log_[i];
+    if (r.seq != seq) continue;
+    // Sent again (it was found lost): it is in the network once more, as of now.
+    if (r.lost) rtx_lost_bytes_ -= r.len;
+    r.len = len;
+    r.lost = false;
+    r.sent_before = snd_max_;
+    r.order = ++rtx_order_;
+    r.of_lost = true;
+    return;
+  }
+  // Retransmissions go out in sequence order (NextSeg walks up from HighRxt), so appending keeps
+  // the log sorted; one that is not above the last is not tracked (and left to the RTO).
+  if (rtx_log_.size() == rtx_log_.capacity()) return;  // full: never grow on the data path
+  if (!rtx_log_.empty() && seq <= rtx_log_.back().seq) return;
+  rtx_log_.push_back(Retransmission{seq, len, snd_max_, ++rtx_order_, false, !rtx_rule3_});
+}
+
+void TcpConnection::detect_lost_retransmissions() {
+  const uint32_t mss = effective_mss();
+  // The DupThresh-th latest retransmission that the receiver has SACKed: every retransmission
+  // sent before it has DupThresh later ones delivered.
+  std::array<uint32_t, SackScoreboard::kDupThresh> latest{};  // descending; 0 = none
+  for (std::size_t i = 0; i < rtx_log_.size(); ++i) {
+    const Retransmission& r = rtx_log_[i];
+    if (!r.of_lost || !scoreboard_.is_sacked(r.seq)) continue;
+    uint32_t o = r.order;
+    for (uint32_t& l : latest)
+      if (o > l) std::swap(o, l);
+  }
+  const uint32_t order_bar = latest.back();
+  for (std::size_t i = 0; i < rtx_log_.size(); ++i) {
+    Retransmission& r = rtx_log_[i];
+    if (r.lost || r.seq < snd_una_ || scoreboard_.is_sacked(r.seq)) continue;
+    const bool later_data_delivered =
+        scoreboard_.sacked_from(r.sent_before) > static_cast<uint64_t>(SackScoreboard::kDupThresh - 1) * mss;
+    const bool later_rtx_delivered = order_bar > r.order;
+    if (!later_data_delivered && !later_rtx_delivered) continue;
+    DEMI_TRACE(kLog, "[{}] retransmission of {} lost", id_, r.seq.raw());
+    r.lost = true;
+    rtx_lost_bytes_ += r.len;
+    ++stats_.lost_retransmits;
+  }
+}
+
+void TcpConnection::forget_retransmissions() {
+  rtx_log_.clear();
+  rtx_lost_bytes_ = 0;
 }
 
 void TcpConnection::send_ack() {
@@ -1308,6 +1387,7 @@ void TcpConnection::on_retransmit_timeout() {
   // Everything outstanding is presumed lost: leave recovery, forget SACK information (the
   // receiver may have reneged, RFC 2018 8) and go back to SND.UNA.
   recovery_ = Recovery::None;
+  forget_retransmissions();
   inflation_ = 0;
   dupacks_ = 0;
   scoreboard_.clear();

@@ -328,6 +328,49 @@ TEST_F(TcpOptionsTest, rfc6675_recovery_repairs_every_hole_of_a_large_window) {
   EXPECT_EQ(layer().info(s)->timeouts, 0u);
 }
 
+// The retransmission of a hole is lost too. RFC 6675 alone keeps counting it in pipe and never
+// picks it again (it lies below HighRxt): the connection waits for the RTO. Data sent after it
+// arriving says it is lost (RFC 8985 6.2's reasoning): it goes again at once.
+TEST_F(TcpOptionsTest, lost_retransmission_is_sent_again_once_later_data_is_sacked) {
+  SocketId s = established_full();
+  const uint32_t mss = 1448;
+  ASSERT_TRUE(send(s, std::string(10 * mss, 'a')));
+  for (int i = 0; i < 10; ++i) next();
+  uint32_t ts = kPeerTs + 1;
+  auto sack_ack = [&](uint32_t right_segments, uint32_t left_segment = 1) {
+    wire::TcpRepr a = tseg(F::ACK, rseq, lseq, ts++, 65535);
+    a.sack_count = 1;
+    a.sack[0] = wire::SackBlock{wire::SeqNumber{lseq + left_segment * mss}, wire::SeqNumber{lseq + right_segments * mss}};
+    inject(a);
+  };
+  // Segment 0 is lost, 1..9 arrive: recovery retransmits 0.
+  for (uint32_t k = 2; k <= 10; ++k) sack_ack(k);
+  Sent r = next();
+  EXPECT_EQ(r.h.seq.raw(), lseq);
+  EXPECT_TRUE(sent_nothing());
+  // New data goes out during recovery (RFC 6675 NextSeg rule 2): segments 10..14.
+  ASSERT_TRUE(send(s, std::string(5 * mss, 'b')));
+  for (uint32_t k = 10; k < 15; ++k) EXPECT_EQ(next().h.seq.raw(), lseq + k * mss);
+  EXPECT_TRUE(sent_nothing());
+  // 10 and 11 arrive: not yet enough to call the retransmission lost.
+  sack_ack(11);
+  sack_ack(12);
+  EXPECT_TRUE(sent_nothing());
+  // 12 arrives too: three segments sent after the retransmission were delivered, it was not.
+  sack_ack(13);
+  Sent again = next();
+  EXPECT_EQ(again.h.seq.raw(), lseq);
+  EXPECT_EQ(again.payload.size(), mss);
+  EXPECT_EQ(layer().info(s)->lost_retransmits, 1u);
+  EXPECT_EQ(layer().info(s)->timeouts, 0u);
+  // Only once: more SACKs of later data do not send it a third time.
+  sack_ack(14);
+  sack_ack(15);
+  EXPECT_TRUE(sent_nothing());
+  inject(tseg(F::ACK, rseq, lseq + 15 * mss, ts++, 65535));
+  EXPECT_EQ(cc_calls.recovery_ends, 1);
+}
+
 TEST(SackScoreboard, holds_as_many_blocks_as_its_capacity) {
   SackScoreboard sb(128);
   const wire::SeqNumber una{0};
