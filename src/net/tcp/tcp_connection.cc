@@ -1024,8 +1024,14 @@ void TcpConnection::output_sack_recovery() {
     if (rtx_lost_bytes_ > 0) {
       bool resent = false;
       for (std::size_t i = 0; i < rtx_log_.size(); ++i) {
-        const Retransmission& r = rtx_log_[i];
+        Retransmission& r = rtx_log_[i];
         if (!r.lost) continue;
+        if (r.seq < snd_una_ || scoreboard_.is_sacked(r.seq)) {
+          // It arrived after all (partly acknowledged, or SACKed since): nothing to send.
+          r.lost = false;
+          rtx_lost_bytes_ -= r.len;
+          continue;
+        }
         send_data(r.seq, r.len);  // logs it again: no longer lost
         resent = true;
         break;
