@@ -201,7 +201,7 @@ struct Options {
   uint64_t delay_us = 5000;
   std::size_t bytes = 16u << 20;
   uint64_t seed = 1;
-  std::string pcap;  // goodput: every delivered frame to this file (for tshark)
+  std::string pcap;            // goodput: every delivered frame to this file (for tshark)
   std::string hystart = "on";  // catnip.tcp.hystart
 };
 

@@ -38,7 +38,8 @@ bool SackScoreboard::update(std::span<const SackBlock> in, SeqNumber snd_una, Se
       blocks_.insert(blocks_.begin() + static_cast<std::ptrdiff_t>(i), b);
     } else {
       blocks_[i] = b;
-      blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i + 1), blocks_.begin() + static_cast<std::ptrdiff_t>(j));
+      blocks_.erase(blocks_.begin() + static_cast<std::ptrdiff_t>(i + 1),
+                    blocks_.begin() + static_cast<std::ptrdiff_t>(j));
     }
   }
   return grew;

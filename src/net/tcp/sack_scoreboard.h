@@ -6,10 +6,10 @@
 // W / 2 blocks -- and the room is reserved then, so updates never allocate.
 #pragma once
 
-#include <vector>
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "net/tcp/tcp_segment.h"
 

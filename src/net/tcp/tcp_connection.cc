@@ -279,9 +279,8 @@ void TcpConnection::size_for_buffers() {
   // A flight of F bytes with every other segment lost leaves F / (2 * SMSS) SACKed ranges. A
   // scoreboard that forgets the highest of them counts what they hold as still in the network
   // (RFC 6675 pipe), and recovery stalls until the RTO (seen with 32 blocks and a 500 KB window).
-  const std::size_t blocks =
-      std::clamp<std::size_t>(cfg_.send_buffer / (2 * std::size_t{effective_mss()}) + 2, SackScoreboard::kDefaultCapacity,
-                              kMaxScoreboardBlocks);
+  const std::size_t ranges = cfg_.send_buffer / (2 * std::size_t{effective_mss()}) + 2;
+  const std::size_t blocks = std::clamp<std::size_t>(ranges, SackScoreboard::kDefaultCapacity, kMaxScoreboardBlocks);
   if (blocks > scoreboard_.capacity()) scoreboard_.set_capacity(blocks);
   // One entry per segment of the send buffer at most (a segment is logged once per recovery).
   const std::size_t segments = std::min<std::size_t>(cfg_.send_buffer / effective_mss() + 1, kMaxScoreboardBlocks);

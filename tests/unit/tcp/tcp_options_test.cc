@@ -340,7 +340,8 @@ TEST_F(TcpOptionsTest, lost_retransmission_is_sent_again_once_later_data_is_sack
   auto sack_ack = [&](uint32_t right_segments, uint32_t left_segment = 1) {
     wire::TcpRepr a = tseg(F::ACK, rseq, lseq, ts++, 65535);
     a.sack_count = 1;
-    a.sack[0] = wire::SackBlock{wire::SeqNumber{lseq + left_segment * mss}, wire::SeqNumber{lseq + right_segments * mss}};
+    a.sack[0] =
+        wire::SackBlock{wire::SeqNumber{lseq + left_segment * mss}, wire::SeqNumber{lseq + right_segments * mss}};
     inject(a);
   };
   // Segment 0 is lost, 1..9 arrive: recovery retransmits 0.

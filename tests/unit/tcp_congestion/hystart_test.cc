@@ -54,7 +54,8 @@ TEST(HyStartPlusPlus, rfc9406_4_2_an_rtt_rise_enters_css_then_congestion_avoidan
   EXPECT_EQ(h.on_ack(kMss, 80 * kMss, 17ms), Verdict::GrowCss);
   EXPECT_EQ(h.phase(), Phase::Css);
   EXPECT_EQ(h.css_baseline_min_rtt(), 17ms);
-  for (uint32_t i = HyStartPlusPlus::kNRttSample; i < 80; ++i) EXPECT_EQ(h.on_ack(kMss, 80 * kMss, 17ms), Verdict::GrowCss);
+  for (uint32_t i = HyStartPlusPlus::kNRttSample; i < 80; ++i)
+    EXPECT_EQ(h.on_ack(kMss, 80 * kMss, 17ms), Verdict::GrowCss);
   // CSS_ROUNDS rounds later (the round CSS began in ends first), congestion avoidance.
   for (uint32_t r = 1; r < HyStartPlusPlus::kCssRounds; ++r) EXPECT_EQ(round(h, 90, 18ms), Verdict::GrowCss) << r;
   EXPECT_EQ(h.on_ack(kMss, 90 * kMss, 18ms), Verdict::Exit);
