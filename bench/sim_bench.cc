@@ -8,7 +8,7 @@
 //       of one round trip through both stacks, the simulated wire and the driving loop
 //       (`./run bench` does exactly that: the row "catnip tcp 64 B echo on the simulator").
 //   demi-simbench goodput --cc cubic|newreno [--loss P] [--mbps M] [--delay-us D] [--bytes B]
-//                         [--seed N]
+//                         [--seed N] [--pcap FILE] [--hystart on|off]
 //       One TCP flow of B bytes from client to server through a link of M Mbit/s with D us of
 //       one-way delay, a queue of one bandwidth-delay product, and a drop probability P on each
 //       frame in each direction. Prints the goodput and its ratio to the link's capacity.
@@ -70,13 +70,14 @@ int fail(const std::string& what) {
 // Two Catnip hosts on one simulated segment, a (server, 10.0.0.1) and b (client, 10.0.0.2).
 class Pair {
  public:
-  Pair(uint64_t seed, const std::string& cc, std::size_t buffer, const demi::runtime::sim::LinkProfile& link)
+  Pair(uint64_t seed, const std::string& cc, std::size_t buffer, const demi::runtime::sim::LinkProfile& link,
+       bool hystart = true)
       : net_(clock_, seed),
         port_a_(net_.add_host(demi::runtime::LinkAddress{0x02, 0, 0, 0, 0, 0x0a}, "a")),
         port_b_(net_.add_host(demi::runtime::LinkAddress{0x02, 0, 0, 0, 0, 0x0b}, "b")) {
     net_.set_profile_all(link);
-    a_ = std::make_unique<LibOS>(options("10.0.0.1", seed * 2, cc, buffer));
-    b_ = std::make_unique<LibOS>(options("10.0.0.2", seed * 2 + 1, cc, buffer));
+    a_ = std::make_unique<LibOS>(options("10.0.0.1", seed * 2, cc, buffer, hystart));
+    b_ = std::make_unique<LibOS>(options("10.0.0.2", seed * 2 + 1, cc, buffer, hystart));
     ok_ = a_->install(demi::make_catnip_module(*port_a_, a_->config())) == 0 &&
           b_->install(demi::make_catnip_module(*port_b_, b_->config())) == 0;
   }
@@ -89,6 +90,7 @@ class Pair {
   LibOS& server() { return *a_; }
   LibOS& client() { return *b_; }
   demi::sched::Instant now() const { return clock_.now(); }
+  demi::runtime::sim::Network& network() { return net_; }
   demi::net::tcp::TcpLayer& tcp(LibOS& l) {
     return *static_cast<demi::catnip::CatnipModule*>(l.module("catnip"))->stack()->tcp();
   }
@@ -165,7 +167,8 @@ class Pair {
   }
 
  private:
-  demi::LibOSOptions options(const char* ip, uint64_t isn_seed, const std::string& cc, std::size_t buffer) {
+  demi::LibOSOptions options(const char* ip, uint64_t isn_seed, const std::string& cc, std::size_t buffer,
+                             bool hystart) {
     demi::LibOSOptions lo;
     lo.clock = &clock_;
     demi::Config& c = lo.config;
@@ -174,6 +177,7 @@ class Pair {
     c.set("catnip.tcp.congestion", cc);
     c.set("catnip.tcp.send_buffer", std::to_string(buffer));
     c.set("catnip.tcp.receive_buffer", std::to_string(buffer));
+    c.set("catnip.tcp.hystart", hystart ? "true" : "false");
     c.set("libos.stall_warning_ms", "0");  // the other host's time is not a stall
     return lo;
   }
@@ -197,6 +201,8 @@ struct Options {
   uint64_t delay_us = 5000;
   std::size_t bytes = 16u << 20;
   uint64_t seed = 1;
+  std::string pcap;            // goodput: every delivered frame to this file (for tshark)
+  std::string hystart = "on";  // catnip.tcp.hystart
 };
 
 // `count` echoes of `size` bytes. The server pops and pushes back what it got; the client
@@ -309,8 +315,9 @@ int goodput(const Options& o) {
   link.queue_bytes = std::max<uint64_t>(bdp, 16 * 1514);
   // Buffers of four BDPs (at least 256 KiB), so the window, not the buffer, is what limits.
   const std::size_t buffer = std::max<std::size_t>(256 * 1024, static_cast<std::size_t>(4 * bdp));
-  Pair p(o.seed, o.cc, buffer, link);
+  Pair p(o.seed, o.cc, buffer, link, o.hystart == "on");
   if (!p.ok()) return fail("a catnip module did not install");
+  if (!o.pcap.empty() && !p.network().capture(o.pcap)) return fail("cannot write " + o.pcap);
   QDesc sq = -1, cq = -1;
   std::string why;
   if (!p.connect(&sq, &cq, &why)) return fail(why);
@@ -386,14 +393,15 @@ int goodput(const Options& o) {
   const double seconds = std::chrono::duration<double>(p.now() - t0).count();
   const double mbps = static_cast<double>(received) * 8 / seconds / 1e6;
   const auto& tc = p.tcp(c).counters();
+  const auto& ts = p.tcp(s).counters();
   std::printf(
       "{\"mode\": \"goodput\", \"cc\": \"%s\", \"loss\": %g, \"link_mbps\": %llu, \"delay_us\": %llu, "
       "\"bytes\": %zu, \"virtual_s\": %.4f, \"goodput_mbps\": %.2f, \"ratio_to_link\": %.4f, "
-      "\"retransmits\": %llu, \"timeouts\": %llu, \"seed\": %llu}\n",
+      "\"retransmits\": %llu, \"timeouts\": %llu, \"receiver_ooo_drops\": %llu, \"seed\": %llu}\n",
       o.cc.c_str(), o.loss, static_cast<unsigned long long>(o.mbps), static_cast<unsigned long long>(o.delay_us),
       received, seconds, mbps, mbps / static_cast<double>(o.mbps),
       static_cast<unsigned long long>(tc.retransmits), static_cast<unsigned long long>(tc.timeouts),
-      static_cast<unsigned long long>(o.seed));
+      static_cast<unsigned long long>(ts.drop_ooo_full), static_cast<unsigned long long>(o.seed));
   return 0;
 }
 
@@ -402,7 +410,7 @@ int usage(const char* why) {
   std::fprintf(stderr,
                "usage: demi-simbench echo --count N [--size S] [--cc NAME]\n"
                "       demi-simbench goodput --cc cubic|newreno [--loss P] [--mbps M] [--delay-us D] [--bytes B] "
-               "[--seed N]\n");
+               "[--seed N] [--pcap FILE] [--hystart on|off]\n");
   return 2;
 }
 
@@ -446,6 +454,10 @@ int main(int argc, char** argv) {
       o.bytes = v;
     } else if (arg == "--seed" && parse_u64(value, &v)) {
       o.seed = v;
+    } else if (arg == "--pcap" && o.mode == "goodput") {
+      o.pcap = value;
+    } else if (arg == "--hystart" && (std::string_view(value) == "on" || std::string_view(value) == "off")) {
+      o.hystart = value;
     } else {
       return usage(("bad option or value: " + std::string(arg) + " " + value).c_str());
     }

@@ -78,8 +78,9 @@ constexpr KeySpec kSchema[] = {
     {"catnip.tcp.receive_buffer", Type::Int, "262144", 1024, 1073741824, "",
      "Bytes a connection holds for the application; sets the window advertised (SO_RCVBUF overrides "
      "it per socket)."},
-    {"catnip.tcp.max_out_of_order", Type::Int, "64", 0, 65536, "",
-     "Out-of-order segments held per connection; more are dropped."},
+    {"catnip.tcp.max_out_of_order", Type::Int, "0", 0, 65536, "",
+     "Out-of-order segments held per connection; more are dropped. 0: as many full-sized segments as "
+     "the receive buffer holds (at least 64)."},
     {"catnip.tcp.window_scaling", Type::Bool, "true", INT64_MIN, INT64_MAX, "", "Offer window scaling (RFC 7323 2)."},
     {"catnip.tcp.timestamps", Type::Bool, "true", INT64_MIN, INT64_MAX, "", "Offer timestamps (RFC 7323 3-5)."},
     {"catnip.tcp.sack", Type::Bool, "true", INT64_MIN, INT64_MAX, "",
@@ -120,6 +121,9 @@ constexpr KeySpec kSchema[] = {
     {"catnip.tcp.congestion", Type::String, "newreno", INT64_MIN, INT64_MAX, "newreno|cubic",
      "Congestion control of new connections (RFC 5681/6582 NewReno, RFC 9438 CUBIC); kTcpCongestion "
      "chooses per socket."},
+    {"catnip.tcp.hystart", Type::Bool, "true", INT64_MIN, INT64_MAX, "",
+     "HyStart++ (RFC 9406) in the initial slow start of either controller: leave slow start when the "
+     "round trip time rises, before the window overshoots the path."},
     {"catnip.tcp.isn_seed", Type::Int, "0", 0, INT64_MAX, "",
      "Seed of the secret behind initial sequence numbers and SYN cookies (RFC 6528). 0: a random "
      "secret at start (production); any other value makes runs repeatable (simulations)."},

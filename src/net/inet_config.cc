@@ -50,6 +50,7 @@ int read_tcp(const Config& c, tcp::TcpConfig& t, std::string* why) {
   t.syn_cookies = c.get_bool("catnip.tcp.syn_cookies");
   t.challenge_ack_limit = static_cast<uint32_t>(c.get_int("catnip.tcp.challenge_ack_limit"));
   t.congestion_control = c.get_string("catnip.tcp.congestion");
+  t.hystart = c.get_bool("catnip.tcp.hystart");
   if (const int64_t seed = c.get_int("catnip.tcp.isn_seed"); seed != 0) {
     t.isn_secret = tcp::TcpConfig::secret_from_seed(static_cast<uint64_t>(seed));
   } else {

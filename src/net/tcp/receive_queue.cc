@@ -119,31 +119,42 @@ std::size_t ReceiveQueue::drain(SeqNumber& rcv_nxt, bool& fin) {
 }
 
 std::size_t ReceiveQueue::sack_blocks(std::span<SackBlock> out) const {
-  if (ooo_.empty() || out.empty()) return 0;
-  // Contiguous runs, each with its most recent arrival.
+  const std::size_t want = std::min(out.size(), kMaxSackBlocksOut);
+  if (ooo_.empty() || want == 0) return 0;
+  // Walk every contiguous run once, keeping the `want` runs with the latest arrivals, most recent
+  // first (RFC 2018 4: the first block holds the segment that triggered this ACK; the rest repeat
+  // the most recently reported ones, which recency approximates). Every run must be a candidate:
+  // after a burst of drops a window holds far more runs than any fixed prefix, and the newest
+  // run is the highest one, the one the sender needs to learn what arrived.
   struct Run {
     SackBlock block;
-    uint64_t latest;
+    uint64_t latest = 0;
   };
-  std::array<Run, 16> runs{};
+  std::array<Run, kMaxSackBlocksOut> best{};
   std::size_t n = 0;
-  for (const Piece& p : ooo_) {
-    if (n > 0 && seq_diff(p.seq, runs[n - 1].block.right) == 0) {
-      runs[n - 1].block.right = p.end();
-      runs[n - 1].latest = std::max(runs[n - 1].latest, p.arrival);
-    } else if (n < runs.size()) {
-      runs[n++] = Run{SackBlock{p.seq, p.end()}, p.arrival};
+  auto offer = [&](const Run& r) {
+    std::size_t i = n;
+    while (i > 0 && best[i - 1].latest < r.latest) --i;
+    if (i >= want) return;
+    const std::size_t last = std::min(n, want - 1);
+    for (std::size_t k = last; k > i; --k) best[k] = best[k - 1];
+    best[i] = r;
+    if (n < want) ++n;
+  };
+  Run run{SackBlock{ooo_.front().seq, ooo_.front().end()}, ooo_.front().arrival};
+  for (std::size_t i = 1; i < ooo_.size(); ++i) {
+    const Piece& p = ooo_[i];
+    if (seq_diff(p.seq, run.block.right) == 0) {
+      run.block.right = p.end();
+      run.latest = std::max(run.latest, p.arrival);
     } else {
-      break;
+      offer(run);
+      run = Run{SackBlock{p.seq, p.end()}, p.arrival};
     }
   }
-  // Most recent first (RFC 2018 4: the first block holds the segment that triggered this ACK;
-  // the rest repeat the most recently reported ones, which recency approximates).
-  std::sort(runs.begin(), runs.begin() + static_cast<std::ptrdiff_t>(n),
-            [](const Run& a, const Run& b) { return a.latest > b.latest; });
-  const std::size_t k = std::min(n, out.size());
-  for (std::size_t i = 0; i < k; ++i) out[i] = runs[i].block;
-  return k;
+  offer(run);
+  for (std::size_t i = 0; i < n; ++i) out[i] = best[i].block;
+  return n;
 }
 
 }  // namespace demi::net::tcp

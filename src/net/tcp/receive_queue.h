@@ -19,6 +19,15 @@ class ReceiveQueue {
  public:
   explicit ReceiveQueue(std::size_t max_out_of_order) : max_ooo_(max_out_of_order) { ooo_.reserve(max_out_of_order); }
 
+  // Changes the bound on out-of-order segments (the connection sizes it to its receive buffer
+  // once the MSS is known). Reserves the room at once, so holding segments never allocates; a
+  // lower bound keeps what is held already.
+  void set_out_of_order_limit(std::size_t max) {
+    max_ooo_ = max;
+    ooo_.reserve(max);
+  }
+  std::size_t out_of_order_limit() const { return max_ooo_; }
+
   // In-order data, ready for the application.
   std::size_t readable() const { return bytes_; }
   void push(mem::BufRef data);
@@ -37,8 +46,10 @@ class ReceiveQueue {
   std::size_t out_of_order_bytes() const { return ooo_bytes_; }
 
   // The out-of-order data as SACK blocks (RFC 2018 4): contiguous ranges, the one holding the
-  // most recently received segment first, then the ones most recently reported. Up to `max`.
+  // most recently received segment first, then the ones most recently reported. Up to `max`
+  // (at most kMaxSackBlocksOut), chosen among all the ranges held, however many.
   std::size_t sack_blocks(std::span<SackBlock> out) const;
+  static constexpr std::size_t kMaxSackBlocksOut = 4;
 
  private:
   struct Piece {

@@ -23,8 +23,9 @@ struct TcpConfig {
   std::size_t send_buffer = 256 * 1024;
   std::size_t receive_buffer = 256 * 1024;
   // Out-of-order segments held per connection (RFC 9293 3.10.7.4 "seventh": kept within the
-  // window); past this, new out-of-order segments are dropped.
-  std::size_t max_out_of_order = 64;
+  // window); past this, new out-of-order segments are dropped. 0 = as many full-sized segments
+  // as the receive buffer holds (at least 64), set when the connection is established.
+  std::size_t max_out_of_order = 0;
 
   bool window_scaling = true;  // RFC 7323 2
   bool timestamps = true;      // RFC 7323 3-5
@@ -75,6 +76,8 @@ struct TcpConfig {
 
   // The default congestion controller (make_congestion_control's names: "newreno", "cubic").
   std::string congestion_control = "newreno";
+  // HyStart++ (RFC 9406) in the initial slow start of either controller.
+  bool hystart = true;
 
   // The secret of the ISN hash (RFC 6528) and of SYN cookies. Production draws it from a
   // random source at start; tests and the simulator derive it from their seed.

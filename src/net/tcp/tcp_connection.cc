@@ -14,6 +14,10 @@ constexpr const char* kLog = "tcp";
 // RFC 9293 3.7.1: the MSS a peer that sends no MSS option accepts.
 constexpr uint16_t kDefaultMss = 536;
 constexpr uint32_t kMinMss = 64;
+// The automatic bound on out-of-order segments held (catnip.tcp.max_out_of_order = 0).
+constexpr std::size_t kMinOutOfOrder = 64;
+constexpr std::size_t kMaxOutOfOrder = 65536;
+constexpr std::size_t kMaxScoreboardBlocks = 65536;
 // The TCP header without options (RFC 9293 3.1).
 constexpr uint32_t kFixedHeaderLen = 20;
 // RFC 7323 5.5: TS.Recent older than this is invalid (24 days).
@@ -27,7 +31,7 @@ TcpConnection::TcpConnection(TcpLayer& layer, SocketId id, const TcpConfig& conf
       cfg_(config),
       events_(layer.sched_),
       cc_name_(config.congestion_control),
-      receive_queue_(config.max_out_of_order),
+      receive_queue_(config.max_out_of_order ? config.max_out_of_order : kMinOutOfOrder),
       rtt_(config.rto_initial, config.rto_min, config.rto_max),
       keepalive_(config.keepalive),
       ka_idle_(config.keepalive_idle),
@@ -84,6 +88,7 @@ void TcpConnection::became_established(TransitionCause cause) {
   rtx_timer_.cancel();
   if (!cc_) cc_ = layer_.make_cc(cc_name_, effective_mss());
   if (!cc_) cc_ = layer_.make_cc(layer_.config_.congestion_control, effective_mss());
+  size_for_buffers();
   if (passive_ && listener_) {
     --listener_->syn_queue_;
     listener_->accept_queue_.push_back(this);
@@ -256,6 +261,30 @@ void TcpConnection::apply_syn_options(const TcpSegment& seg) {
     ts_recent_ = seg.h.timestamps->tsval;
     ts_recent_stamp_ = layer_.sched_.now();
   }
+}
+
+void TcpConnection::size_for_buffers() {
+  std::size_t n = cfg_.max_out_of_order;
+  if (n == 0) {
+    // Automatic: as many segments as the window can hold out of order, i.e. the receive buffer
+    // in the peer's full-sized segments. The window, not a count, is what bounds a legitimate
+    // sender; a smaller bound throws away what a slow-start overshoot or a burst of loss left
+    // beyond a hole, and every such segment is sent again (seen in demi-simbench goodput: 591
+    // of 1046 retransmissions were segments the receiver had dropped with a bound of 64).
+    const uint32_t options = ts_ok_ ? static_cast<uint32_t>(kTimestampOptionLen) : 0;
+    const uint32_t segment = std::max(our_mss_ > options ? our_mss_ - options : 0, kMinMss);
+    n = std::clamp<std::size_t>(cfg_.receive_buffer / segment + 1, kMinOutOfOrder, kMaxOutOfOrder);
+  }
+  if (n != receive_queue_.out_of_order_limit()) receive_queue_.set_out_of_order_limit(n);
+  // A flight of F bytes with every other segment lost leaves F / (2 * SMSS) SACKed ranges. A
+  // scoreboard that forgets the highest of them counts what they hold as still in the network
+  // (RFC 6675 pipe), and recovery stalls until the RTO (seen with 32 blocks and a 500 KB window).
+  const std::size_t ranges = cfg_.send_buffer / (2 * std::size_t{effective_mss()}) + 2;
+  const std::size_t blocks = std::clamp<std::size_t>(ranges, SackScoreboard::kDefaultCapacity, kMaxScoreboardBlocks);
+  if (blocks > scoreboard_.capacity()) scoreboard_.set_capacity(blocks);
+  // One entry per segment of the send buffer at most (a segment is logged once per recovery).
+  const std::size_t segments = std::min<std::size_t>(cfg_.send_buffer / effective_mss() + 1, kMaxScoreboardBlocks);
+  if (segments > rtx_log_.capacity()) rtx_log_.reserve(segments);
 }
 
 void TcpConnection::choose_window_scale() {
@@ -598,6 +627,7 @@ bool TcpConnection::process_ack(const TcpSegment& seg) {
   if (sack_ok_ && seg.h.sack_count > 0) {
     const auto n = std::min<std::size_t>(seg.h.sack_count, wire::kTcpMaxSackBlocks);
     sack_grew = scoreboard_.update(std::span<const SackBlock>(seg.h.sack.data(), n), snd_una_, snd_max_);
+    if (sack_grew && recovery_ == Recovery::Sack) detect_lost_retransmissions();
   }
   if (!new_ack && ack == snd_una_ && snd_max_ != snd_una_) {
     const bool classic_dup = seg.data_len() == 0 && !seg.has(kSyn) && !seg.has(kFin) && seg_wnd == snd_wnd_;
@@ -666,9 +696,14 @@ void TcpConnection::on_new_ack(const TcpSegment& seg, SeqNumber ack) {
   // timer then stalls the connection for minutes: seen in the loopback test at 5% loss).
   rtt_.reset_backoff();
 
+  while (!rtx_log_.empty() && rtx_log_.front().seq + rtx_log_.front().len <= snd_una_) {
+    if (rtx_log_.front().lost) rtx_lost_bytes_ -= rtx_log_.front().len;
+    rtx_log_.pop_front();
+  }
   if (recovery_ != Recovery::None) {
     if (ack >= recover_) {
       DEMI_TRACE(kLog, "[{}] recovery ends at {}", id_, ack.raw());
+      forget_retransmissions();
       recovery_ = Recovery::None;
       inflation_ = 0;
       dupacks_ = 0;
@@ -717,6 +752,7 @@ void TcpConnection::enter_recovery() {
     DEMI_TRACE(kLog, "[{}] SACK loss recovery from {} to {}", id_, snd_una_.raw(), recover_.raw());
     ++stats_.sack_recoveries;
     recovery_ = Recovery::Sack;
+    forget_retransmissions();
     inflation_ = 0;
     high_rxt_ = snd_una_;
     retransmit_head();
@@ -858,7 +894,7 @@ void TcpConnection::process_text(const TcpSegment& seg) {
   }
   // Out of order: keep it (bounded) and send a duplicate ACK at once, with SACK blocks.
   if (!receive_queue_.add_out_of_order(seq, std::move(data), fin, rcv_nxt_)) {
-    if (receive_queue_.out_of_order_segments() >= cfg_.max_out_of_order) ++layer_.counters_.drop_ooo_full;
+    if (receive_queue_.out_of_order_segments() >= receive_queue_.out_of_order_limit()) ++layer_.counters_.drop_ooo_full;
   }
   schedule_ack(true);
 }
@@ -976,11 +1012,31 @@ void TcpConnection::output() {
 void TcpConnection::output_sack_recovery() {
   const uint32_t mss = effective_mss();
   for (int guard = 0; guard < 1024; ++guard) {
-    const uint32_t pipe = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, mss);
+    // Retransmissions found lost are no longer in the network (detect_lost_retransmissions).
+    const uint32_t counted = scoreboard_.pipe(snd_una_, snd_max_, high_rxt_, mss);
+    const uint32_t pipe = counted > rtx_lost_bytes_ ? counted - rtx_lost_bytes_ : 0;
     const uint32_t cwnd = cc_ ? cc_->cwnd() : UINT32_MAX;
     if (pipe >= cwnd || cwnd - pipe < mss) break;
     SeqNumber seq;
     uint32_t len = 0;
+    // A lost retransmission first: it is the oldest data the receiver lacks.
+    if (rtx_lost_bytes_ > 0) {
+      bool resent = false;
+      for (std::size_t i = 0; i < rtx_log_.size(); ++i) {
+        Retransmission& r = rtx_log_[i];
+        if (!r.lost) continue;
+        if (r.seq < snd_una_ || scoreboard_.is_sacked(r.seq)) {
+          // It arrived after all (partly acknowledged, or SACKed since): nothing to send.
+          r.lost = false;
+          rtx_lost_bytes_ -= r.len;
+          continue;
+        }
+        send_data(r.seq, r.len);  // logs it again: no longer lost
+        resent = true;
+        break;
+      }
+      if (resent) continue;
+    }
     // Rule 1: the first lost unSACKed range above HighRxt.
     if (scoreboard_.next_lost(high_rxt_, snd_una_, mss, seq, len)) {
       send_data(seq, len);
@@ -1002,7 +1058,9 @@ void TcpConnection::output_sack_recovery() {
     }
     // Rule 3: an unSACKed range not yet deemed lost.
     if (scoreboard_.next_unsacked(high_rxt_, snd_una_, mss, seq, len)) {
+      rtx_rule3_ = true;
       send_data(seq, len);
+      rtx_rule3_ = false;
       high_rxt_ = seq_max(high_rxt_, seq + len);
       continue;
     }
@@ -1049,6 +1107,7 @@ void TcpConnection::send_data(SeqNumber seq, uint32_t len) {
     ++stats_.retransmits;
     ++layer_.counters_.retransmits;
     note_retransmission(seq);
+    if (recovery_ == Recovery::Sack && len > 0) log_retransmission(seq, len);
     if (rtt_timing_ && seq <= rtt_seq_) rtt_timing_ = false;  // Karn's rule
   } else if (!rtt_timing_ && len > 0 && recovery_ == Recovery::None) {
     // Not during loss recovery: the ACK covering new data sent now waits for the holes below
@@ -1080,6 +1139,58 @@ void TcpConnection::note_retransmission(SeqNumber seq) {
   rtx_sent_ = true;
   rtx_seq_ = seq;
   rtx_tsval_ = tsval();
+}
+
+void TcpConnection::log_retransmission(SeqNumber seq, uint32_t len) {
+  for (std::size_t i = rtx_log_.size(); i-- > 0;) {
+    Retransmission& r = rtx_log_[i];
+    if (r.seq != seq) continue;
+    // Sent again (it was found lost): it is in the network once more, as of now.
+    if (r.lost) rtx_lost_bytes_ -= r.len;
+    r.len = len;
+    r.lost = false;
+    r.sent_before = snd_max_;
+    r.order = ++rtx_order_;
+    r.of_lost = true;
+    return;
+  }
+  // Retransmissions go out in sequence order (NextSeg walks up from HighRxt), so appending keeps
+  // the log sorted; one that is not above the last is not tracked (and left to the RTO).
+  if (rtx_log_.size() == rtx_log_.capacity()) return;  // full: never grow on the data path
+  if (!rtx_log_.empty() && seq <= rtx_log_.back().seq) return;
+  rtx_log_.push_back(Retransmission{seq, len, snd_max_, ++rtx_order_, false, !rtx_rule3_});
+}
+
+void TcpConnection::detect_lost_retransmissions() {
+  const uint32_t mss = effective_mss();
+  // The DupThresh-th latest retransmission that the receiver has SACKed: every retransmission
+  // sent before it has DupThresh later ones delivered.
+  std::array<uint32_t, SackScoreboard::kDupThresh> latest{};  // descending; 0 = none
+  for (std::size_t i = 0; i < rtx_log_.size(); ++i) {
+    const Retransmission& r = rtx_log_[i];
+    if (!r.of_lost || !scoreboard_.is_sacked(r.seq)) continue;
+    uint32_t o = r.order;
+    for (uint32_t& l : latest)
+      if (o > l) std::swap(o, l);
+  }
+  const uint32_t order_bar = latest.back();
+  for (std::size_t i = 0; i < rtx_log_.size(); ++i) {
+    Retransmission& r = rtx_log_[i];
+    if (r.lost || r.seq < snd_una_ || scoreboard_.is_sacked(r.seq)) continue;
+    const bool later_data_delivered =
+        scoreboard_.sacked_from(r.sent_before) > static_cast<uint64_t>(SackScoreboard::kDupThresh - 1) * mss;
+    const bool later_rtx_delivered = order_bar > r.order;
+    if (!later_data_delivered && !later_rtx_delivered) continue;
+    DEMI_TRACE(kLog, "[{}] retransmission of {} lost", id_, r.seq.raw());
+    r.lost = true;
+    rtx_lost_bytes_ += r.len;
+    ++stats_.lost_retransmits;
+  }
+}
+
+void TcpConnection::forget_retransmissions() {
+  rtx_log_.clear();
+  rtx_lost_bytes_ = 0;
 }
 
 void TcpConnection::send_ack() {
@@ -1281,6 +1392,7 @@ void TcpConnection::on_retransmit_timeout() {
   // Everything outstanding is presumed lost: leave recovery, forget SACK information (the
   // receiver may have reneged, RFC 2018 8) and go back to SND.UNA.
   recovery_ = Recovery::None;
+  forget_retransmissions();
   inflation_ = 0;
   dupacks_ = 0;
   scoreboard_.clear();

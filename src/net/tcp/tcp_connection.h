@@ -76,6 +76,7 @@ struct TcpInfo {
   uint64_t timeouts = 0;          // RTO expiries
   uint64_t fast_retransmits = 0;  // recoveries entered by dupacks or SACK
   uint64_t sack_recoveries = 0;
+  uint64_t lost_retransmits = 0;  // retransmissions found lost during SACK recovery
   uint64_t dupacks = 0;
   uint64_t zero_window_probes = 0;
   uint64_t keepalive_probes = 0;
@@ -141,6 +142,10 @@ class TcpConnection {
   // ---- options
   void apply_syn_options(const TcpSegment& seg);
   void choose_window_scale();
+  // Sizes what grows with the buffers: the bound on the out-of-order queue (from
+  // catnip.tcp.max_out_of_order, or the receive buffer) and the SACK scoreboard's room (from the
+  // send buffer). Both reserve their memory here, never per segment.
+  void size_for_buffers();
   void path_mtu_changed(uint32_t mtu);  // ICMP "fragmentation needed" (RFC 1191)
 
   // ---- sending
@@ -152,6 +157,10 @@ class TcpConnection {
   void send_fin_only(SeqNumber seq);
   void send_ack();
   void note_retransmission(SeqNumber seq);
+  // Lost retransmissions in SACK recovery (see rtx_log_).
+  void log_retransmission(SeqNumber seq, uint32_t len);
+  void detect_lost_retransmissions();
+  void forget_retransmissions();
   void send_challenge_ack();
   void send_rst(SeqNumber seq);
   void send_probe();  // zero-window or keep-alive probe: SEG.SEQ = SND.UNA - 1, no data
@@ -276,6 +285,27 @@ class TcpConnection {
   uint32_t dupacks_ = 0;
   SackScoreboard scoreboard_;
   SeqNumber high_rxt_{0};  // one past the highest byte retransmitted in SACK recovery
+  // The retransmissions of the current SACK recovery, by sequence number. RFC 6675 has no way to
+  // see that a retransmission was lost: its octets stay below HighRxt, counted in pipe, never
+  // chosen again by NextSeg, and only the RTO repairs them (seen in demi-simbench goodput: the
+  // burst of retransmissions after a slow-start overshoot meets a full queue). As RACK does
+  // (RFC 8985 6.2), a retransmission is deemed lost once data sent after it was delivered: more
+  // than (DupThresh - 1) * SMSS SACKed above what had been sent when it left, or DupThresh
+  // later retransmissions SACKed. It is then out of pipe and goes again before anything else.
+  struct Retransmission {
+    SeqNumber seq{0};
+    uint32_t len = 0;
+    SeqNumber sent_before{0};  // SND.MAX when it left: data from there on was sent after it
+    uint32_t order = 0;        // its place among this recovery's retransmissions
+    bool lost = false;
+    // Its original was deemed lost (NextSeg rule 1, the first retransmission, a resend), not
+    // just unSACKed (rule 3): only then does its arrival say that earlier ones should have too.
+    bool of_lost = true;
+  };
+  Ring<Retransmission> rtx_log_;  // capacity reserved by size_for_buffers; full = not logged
+  uint32_t rtx_order_ = 0;
+  uint32_t rtx_lost_bytes_ = 0;  // retransmissions deemed lost and not yet sent again
+  bool rtx_rule3_ = false;       // the retransmission being sent is NextSeg rule 3's
 
   // Delayed ACK
   bool ack_pending_ = false;    // an ACK is owed (the delayed-ACK timer runs)

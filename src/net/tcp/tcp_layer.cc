@@ -39,8 +39,8 @@ TcpLayer::TcpLayer(sched::Scheduler& sched, IpOutput& ip, const TcpConfig& confi
       isn_(config.isn_secret),
       // The cookie key is the ISN secret hashed once more: related, never equal.
       cookies_(SipKey{config.isn_secret.k0 ^ 0x5a5a5a5a5a5a5a5aull, config.isn_secret.k1 + 0x636f6f6b6965ull}),
-      cc_factory_([](std::string_view name, uint32_t mss, sched::Instant now) {
-        return make_congestion_control(name, mss, now);
+      cc_factory_([hystart = config.hystart](std::string_view name, uint32_t mss, sched::Instant now) {
+        return make_congestion_control(name, mss, now, CongestionOptions{.hystart = hystart});
       }),
       next_ephemeral_(config.ephemeral_first),
       reap_timer_(sched,
@@ -684,6 +684,7 @@ int TcpLayer::set_buffer_sizes(SocketId s, std::size_t send_bytes, std::size_t r
     // The window scale goes out with the SYN; before that it follows the buffer.
     if (c->state_ == TcpState::Closed || c->state_ == TcpState::Listen) c->choose_window_scale();
   }
+  if (c->was_established_) c->size_for_buffers();
   return 0;
 }
 

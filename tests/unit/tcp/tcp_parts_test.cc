@@ -203,6 +203,41 @@ TEST(ReceiveQueue, is_bounded) {
   EXPECT_EQ(q.out_of_order_segments(), 2u);
 }
 
+TEST(ReceiveQueue, out_of_order_limit_can_be_raised) {
+  AppBuffers app;
+  ReceiveQueue q(2);
+  const wire::SeqNumber nxt{0};
+  q.set_out_of_order_limit(3);
+  EXPECT_EQ(q.out_of_order_limit(), 3u);
+  EXPECT_TRUE(q.add_out_of_order(wire::SeqNumber{10}, app.make("a"), false, nxt));
+  EXPECT_TRUE(q.add_out_of_order(wire::SeqNumber{20}, app.make("b"), false, nxt));
+  EXPECT_TRUE(q.add_out_of_order(wire::SeqNumber{30}, app.make("c"), false, nxt));
+  EXPECT_FALSE(q.add_out_of_order(wire::SeqNumber{40}, app.make("d"), false, nxt));
+}
+
+// RFC 2018 4: the first block reports the segment that arrived last, however many ranges the
+// queue holds. After a burst of drops (every other segment of a window) the newest range is the
+// highest of dozens; choosing among a fixed prefix of the ranges never reported it, and the
+// sender never learned what had arrived above them.
+TEST(ReceiveQueue, sack_blocks_report_the_newest_range_among_many) {
+  AppBuffers app;
+  ReceiveQueue q(100);
+  const wire::SeqNumber nxt{0};
+  for (uint32_t i = 0; i < 40; ++i)
+    ASSERT_TRUE(q.add_out_of_order(wire::SeqNumber{10 + 20 * i}, app.make("0123456789"), false, nxt));
+  std::array<SackBlock, 3> blocks{};
+  ASSERT_EQ(q.sack_blocks(blocks), 3u);
+  EXPECT_EQ(blocks[0].left.raw(), 10u + 20 * 39);  // the newest
+  EXPECT_EQ(blocks[1].left.raw(), 10u + 20 * 38);
+  EXPECT_EQ(blocks[2].left.raw(), 10u + 20 * 37);
+  // A segment that joins an old range makes that range the newest.
+  ASSERT_TRUE(q.add_out_of_order(wire::SeqNumber{20}, app.make("abcdefghij"), false, nxt));
+  ASSERT_EQ(q.sack_blocks(blocks), 3u);
+  EXPECT_EQ(blocks[0].left.raw(), 10u);
+  EXPECT_EQ(blocks[0].right.raw(), 40u);
+  EXPECT_EQ(blocks[1].left.raw(), 10u + 20 * 39);
+}
+
 TEST(RttEstimator, rfc6298_clamps_and_backs_off) {
   using namespace std::chrono_literals;
   RttEstimator e(1s, 200ms, 4s);

@@ -41,8 +41,16 @@ class CongestionControl {
   virtual void set_mss(uint32_t mss) = 0;
 };
 
+// What a controller is built with, besides its SMSS.
+struct CongestionOptions {
+  // HyStart++ (RFC 9406) in the initial slow start (catnip.tcp.hystart). Off here, so that a
+  // controller built bare is RFC 5681's; the TCP configuration turns it on by default.
+  bool hystart = false;
+};
+
 // "newreno" or "cubic"; nullptr for an unknown name. Initial window per RFC 5681 3.1 / RFC 6928
 // (IW = min(10 * SMSS, max(2 * SMSS, 14600))).
-std::unique_ptr<CongestionControl> make_congestion_control(std::string_view name, uint32_t mss, sched::Instant now);
+std::unique_ptr<CongestionControl> make_congestion_control(std::string_view name, uint32_t mss, sched::Instant now,
+                                                           const CongestionOptions& options = {});
 
 }  // namespace demi::net::tcp

@@ -17,10 +17,11 @@ double seconds(sched::Duration d) {
 
 }  // namespace
 
-Cubic::Cubic(uint32_t mss)
+Cubic::Cubic(uint32_t mss, bool hystart)
     : mss_(window_rules::clamp_mss(mss)),
       cwnd_(static_cast<double>(window_rules::initial_window(mss_))),
-      ssthresh_(window_rules::kInitialSsthresh) {}
+      ssthresh_(window_rules::kInitialSsthresh),
+      hystart_(hystart) {}
 
 double Cubic::w_cubic(double t) const {
   const double d = t - k_;
@@ -35,7 +36,6 @@ uint32_t Cubic::reduced_ssthresh(uint32_t flight) const {
 }
 
 void Cubic::on_ack(uint32_t bytes_acked, uint32_t flight, sched::Duration rtt, sched::Instant now) {
-  (void)flight;
   if (rtt > sched::Duration::zero()) {
     srtt_ = srtt_ == sched::Duration::zero() ? rtt : (7 * srtt_ + rtt) / 8;
   }
@@ -48,13 +48,24 @@ void Cubic::on_ack(uint32_t bytes_acked, uint32_t flight, sched::Duration rtt, s
   acked_once_ = true;
   uint32_t left = bytes_acked;
   if (cwnd() < ssthresh_) {
-    // RFC 9438 4.10: Reno slow start (RFC 5681 3.1 with RFC 3465 ABC); no HyStart++.
-    region_ = Region::SlowStart;
-    uint32_t w = cwnd();
-    left = window_rules::slow_start(w, ssthresh_, bytes_acked, mss_);
-    cwnd_ = static_cast<double>(w);
-    if (left == 0) {
-      return;
+    // RFC 9438 4.10: Reno slow start (RFC 5681 3.1 with RFC 3465 ABC), and HyStart++.
+    const HyStartPlusPlus::Verdict v = hystart_.on_ack(bytes_acked, flight, rtt);
+    if (v == HyStartPlusPlus::Verdict::Exit) {
+      // RFC 9406 4.2: ssthresh = cwnd. RFC 9438 4.10: W_max is unknown without a loss, so
+      // cwnd_prior = cwnd, and the stage starting now has K = 0 and W_max = cwnd (start_epoch).
+      ssthresh_ = std::max(cwnd(), window_rules::min_ssthresh(mss_));
+      cwnd_prior_ = cwnd_;
+      w_max_ = 0.0;
+      epoch_started_ = false;
+    } else {
+      region_ = Region::SlowStart;
+      const uint32_t divisor = v == HyStartPlusPlus::Verdict::GrowCss ? HyStartPlusPlus::kCssGrowthDivisor : 1;
+      uint32_t w = cwnd();
+      left = window_rules::slow_start(w, ssthresh_, bytes_acked, mss_, divisor);
+      cwnd_ = static_cast<double>(w);
+      if (left == 0) {
+        return;
+      }
     }
   }
   congestion_avoidance(left, now);
@@ -122,6 +133,7 @@ void Cubic::on_loss(uint32_t flight, sched::Instant now) {
   epoch_started_ = false;
   timed_out_ = false;
   initial_ = false;
+  hystart_.stop();  // RFC 9406 4.3: the initial slow start only
 }
 
 void Cubic::on_recovery_end(sched::Instant now) {
@@ -148,6 +160,7 @@ void Cubic::on_timeout(uint32_t flight, sched::Instant now) {
   region_ = Region::SlowStart;
   timed_out_ = true;
   initial_ = false;
+  hystart_.stop();
 }
 
 void Cubic::on_idle_restart(sched::Instant now) {

@@ -5,7 +5,9 @@
 //
 // Scope:
 //  - Slow start is standard RFC 5681 slow start with ABC, L = 2 * SMSS (RFC 9438 4.10 allows
-//    it); HyStart++ (RFC 9406) is not implemented.
+//    it), with HyStart++ (RFC 9406, hystart.h) in the initial slow start when built with
+//    `hystart`. Leaving it without a loss starts congestion avoidance with W_max = cwnd and
+//    K = 0 (RFC 9438 4.10).
 //  - No undo of spurious congestion events (RFC 9438 4.9): the interface has no such event.
 //  - Windows are kept in bytes; the RFC's formulas, written in segments, are applied with the
 //    current SMSS (W in segments = bytes / SMSS). Time is seconds as a double, taken only from
@@ -21,6 +23,7 @@
 #include <string_view>
 
 #include "net/tcp/congestion/congestion_control.h"
+#include "net/tcp/congestion/hystart.h"
 
 namespace demi::net::tcp {
 
@@ -35,7 +38,7 @@ class Cubic final : public CongestionControl {
   // Which rule set the window on the last ACK (RFC 9438 4.3-4.5), for tests and statistics.
   enum class Region { SlowStart, RenoFriendly, Concave, Convex };
 
-  explicit Cubic(uint32_t mss);
+  explicit Cubic(uint32_t mss, bool hystart = false);
 
   std::string_view name() const override { return "cubic"; }
   uint32_t cwnd() const override { return static_cast<uint32_t>(cwnd_); }
@@ -54,6 +57,7 @@ class Cubic final : public CongestionControl {
   double w_cubic(double t) const;
 
   uint32_t mss() const { return mss_; }
+  const HyStartPlusPlus& hystart() const { return hystart_; }
   // The RFC 9438 4.1 state, windows in bytes. w_max() is 0 while unknown (no congestion event
   // yet, or a timeout since: then the next stage starts with K = 0, RFC 9438 4.8).
   double w_max() const { return w_max_; }
@@ -92,6 +96,7 @@ class Cubic final : public CongestionControl {
   bool timed_out_ = false;  // as NewReno: a repeated timeout keeps ssthresh
   bool initial_ = true;     // cwnd is still the initial window
   Region region_ = Region::SlowStart;
+  HyStartPlusPlus hystart_;
 };
 
 }  // namespace demi::net::tcp

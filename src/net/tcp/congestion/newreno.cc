@@ -6,15 +6,14 @@
 
 namespace demi::net::tcp {
 
-NewReno::NewReno(uint32_t mss)
+NewReno::NewReno(uint32_t mss, bool hystart)
     : mss_(window_rules::clamp_mss(mss)),
       cwnd_(window_rules::initial_window(mss_)),
-      ssthresh_(window_rules::kInitialSsthresh) {}
+      ssthresh_(window_rules::kInitialSsthresh),
+      hystart_(hystart) {}
 
 void NewReno::on_ack(uint32_t bytes_acked, uint32_t flight, sched::Duration rtt, sched::Instant now) {
-  // NewReno needs neither time nor RTT; FlightSize matters only when the window drops.
-  (void)flight;
-  (void)rtt;
+  // NewReno needs no time; RTT and FlightSize only for HyStart++ in slow start.
   (void)now;
   if (bytes_acked == 0) {
     return;
@@ -23,10 +22,17 @@ void NewReno::on_ack(uint32_t bytes_acked, uint32_t flight, sched::Duration rtt,
   initial_ = false;
   uint32_t left = bytes_acked;
   if (cwnd_ < ssthresh_) {
-    // RFC 5681 3.1 slow start, RFC 3465 2.2 ABC with L = 2 * SMSS.
-    left = window_rules::slow_start(cwnd_, ssthresh_, bytes_acked, mss_);
-    if (left == 0) {
-      return;
+    // RFC 5681 3.1 slow start, RFC 3465 2.2 ABC with L = 2 * SMSS; HyStart++ may slow it down
+    // (CSS) or end it (RFC 9406 4.2).
+    const HyStartPlusPlus::Verdict v = hystart_.on_ack(bytes_acked, flight, rtt);
+    if (v == HyStartPlusPlus::Verdict::Exit) {
+      ssthresh_ = std::max(cwnd_, window_rules::min_ssthresh(mss_));
+    } else {
+      const uint32_t divisor = v == HyStartPlusPlus::Verdict::GrowCss ? HyStartPlusPlus::kCssGrowthDivisor : 1;
+      left = window_rules::slow_start(cwnd_, ssthresh_, bytes_acked, mss_, divisor);
+      if (left == 0) {
+        return;
+      }
     }
   }
   // RFC 5681 3.1 congestion avoidance, counted in bytes (RFC 3465 2.1): once a full cwnd of
@@ -53,6 +59,7 @@ void NewReno::on_loss(uint32_t flight, sched::Instant now) {
   bytes_acked_ = 0;
   timed_out_ = false;
   initial_ = false;
+  hystart_.stop();  // RFC 9406 4.3: the initial slow start only
 }
 
 void NewReno::on_recovery_end(sched::Instant now) {
@@ -74,6 +81,7 @@ void NewReno::on_timeout(uint32_t flight, sched::Instant now) {
   bytes_acked_ = 0;
   timed_out_ = true;
   initial_ = false;
+  hystart_.stop();
 }
 
 void NewReno::on_idle_restart(sched::Instant now) {

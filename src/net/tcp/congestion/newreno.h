@@ -13,19 +13,21 @@
 //    (option 2), so once the connection drops its inflation the window is the halved one.
 //  - on_timeout() leaves cwnd = 1 SMSS (the loss window) below ssthresh, i.e. slow start.
 // on_ack() is for ACKs outside recovery only; it grows cwnd in slow start by min(acked, 2 SMSS)
-// and in congestion avoidance by one SMSS per cwnd of bytes acknowledged.
+// and in congestion avoidance by one SMSS per cwnd of bytes acknowledged. With `hystart`, the
+// initial slow start is RFC 9406's HyStart++ (see hystart.h).
 #pragma once
 
 #include <cstdint>
 #include <string_view>
 
 #include "net/tcp/congestion/congestion_control.h"
+#include "net/tcp/congestion/hystart.h"
 
 namespace demi::net::tcp {
 
 class NewReno final : public CongestionControl {
  public:
-  explicit NewReno(uint32_t mss);
+  explicit NewReno(uint32_t mss, bool hystart = false);
 
   std::string_view name() const override { return "newreno"; }
   uint32_t cwnd() const override { return cwnd_; }
@@ -41,6 +43,7 @@ class NewReno final : public CongestionControl {
   void set_mss(uint32_t mss) override;
 
   uint32_t mss() const { return mss_; }
+  const HyStartPlusPlus& hystart() const { return hystart_; }
 
  private:
   // RFC 5681 eq. 4 halving, shared by fast retransmit and timeout.
@@ -56,6 +59,7 @@ class NewReno final : public CongestionControl {
   bool timed_out_ = false;
   // cwnd is still the initial window: set_mss recomputes it instead of rescaling.
   bool initial_ = true;
+  HyStartPlusPlus hystart_;
 };
 
 }  // namespace demi::net::tcp

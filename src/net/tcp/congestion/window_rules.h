@@ -47,8 +47,12 @@ constexpr uint32_t abc_limit(uint32_t mss) {
 // this ACK left over once cwnd reached ssthresh: the caller counts them in congestion avoidance
 // (RFC 5681 leaves the cwnd == ssthresh case to the implementation; this way an ACK that crosses
 // the threshold is split between the two phases, as Linux does).
-inline uint32_t slow_start(uint32_t& cwnd, uint32_t ssthresh, uint32_t bytes_acked, uint32_t mss) {
-  const uint64_t grown = uint64_t{cwnd} + std::min(bytes_acked, abc_limit(mss));
+//
+// `divisor` slows the growth down: HyStart++'s Conservative Slow Start (RFC 9406 4.2) grows by
+// min(bytes acked, L) / CSS_GROWTH_DIVISOR.
+inline uint32_t slow_start(uint32_t& cwnd, uint32_t ssthresh, uint32_t bytes_acked, uint32_t mss,
+                           uint32_t divisor = 1) {
+  const uint64_t grown = uint64_t{cwnd} + std::min(bytes_acked, abc_limit(mss)) / std::max<uint32_t>(divisor, 1);
   const uint64_t cap = std::min<uint64_t>(ssthresh, kMaxCwnd);
   if (grown < cap) {
     cwnd = static_cast<uint32_t>(grown);
