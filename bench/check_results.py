@@ -40,7 +40,10 @@ def main():
             measured += 1
             if not r.get("figures"):
                 fail(f"{r['name']}: measured but no figures")
-            if not r.get("commands") or not all(c.get("server") and c.get("client") for c in r["commands"]):
+            # A server and a client for the two-process rows; one command for the one-process
+            # simulator rows.
+            if not r.get("commands") or not all((c.get("server") and c.get("client")) or c.get("command")
+                                                for c in r["commands"]):
                 fail(f"{r['name']}: measured but its command lines are missing")
             for key, fig in r["figures"].items():
                 for k in ("median", "min", "max", "spread"):
@@ -48,7 +51,7 @@ def main():
                         fail(f"{r['name']}: {key}.{k} is not a finite number")
                 if not fig["min"] <= fig["median"] <= fig["max"]:
                     fail(f"{r['name']}: {key}: median outside [min, max]")
-                if len(fig.get("values", [])) != len(r["commands"]) and r["kind"] not in ("allocations", "instructions"):
+                if len(fig.get("values", [])) != len(r["commands"]) and r["kind"] not in ("allocations", "instructions", "siminstr"):
                     fail(f"{r['name']}: {key}: {len(fig.get('values', []))} values for {len(r['commands'])} runs")
         elif status.startswith("not available"):
             if not r.get("reason"):
