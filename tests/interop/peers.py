@@ -7,6 +7,9 @@ time and count, checks every byte, and exits non-zero with the reason on the fir
   peers.py tcp-clients HOST PORT CONNS MAXSIZE SEED     CONNS connections at once, one message each
                                                         of a random size up to MAXSIZE, echo checked
   peers.py tcp-sink PORT FILE SECONDS                   accepts one connection, writes what comes to FILE
+  peers.py tcp-echo PORT SECONDS                        a TCP echo server for any number of connections
+                                                        that never blocks (socat's PIPE can deadlock: it
+                                                        blocks writing its own full pipe)
 """
 import os
 import random
@@ -124,6 +127,63 @@ def tcp_sink(port, path, seconds):
     print(f"tcp-sink: {n} bytes")
 
 
+def tcp_echo(port, seconds):
+    """Echoes every connection without ever blocking: what a connection sends waits in its own
+    buffer until the socket can take it; a connection stops being read while more than 4 MiB of
+    its echo wait (the client must read its echoes), and reading resumes as they drain."""
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("0.0.0.0", port))
+    ls.listen(128)
+    ls.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(ls, selectors.EVENT_READ, None)
+    pending = {}  # socket -> bytearray of echo not yet written
+    limit = 4 << 20
+    end = time.monotonic() + seconds
+    conns = echoed = 0
+    while time.monotonic() < end:
+        for key, events in sel.select(timeout=0.2):
+            if key.data is None:
+                c, _ = ls.accept()
+                c.setblocking(False)
+                pending[c] = bytearray()
+                sel.register(c, selectors.EVENT_READ, "conn")
+                conns += 1
+                continue
+            c = key.fileobj
+            buf = pending[c]
+            closed = False
+            if events & selectors.EVENT_READ and len(buf) < limit:
+                try:
+                    data = c.recv(1 << 20)
+                except (BlockingIOError, InterruptedError):
+                    data = None
+                except OSError:
+                    data = b""
+                if data == b"":
+                    closed = True
+                elif data:
+                    buf += data
+            if buf:
+                try:
+                    n = c.send(buf)
+                    del buf[:n]
+                    echoed += n
+                except (BlockingIOError, InterruptedError):
+                    pass
+                except OSError:
+                    closed = True
+            if closed:
+                sel.unregister(c)
+                c.close()
+                del pending[c]
+                continue
+            want = (selectors.EVENT_READ if len(buf) < limit else 0) | (selectors.EVENT_WRITE if buf else 0)
+            sel.modify(c, want or selectors.EVENT_READ, "conn")
+    print(f"tcp-echo: {conns} connections, {echoed} bytes echoed")
+
+
 def main(argv):
     if len(argv) < 2:
         die(__doc__)
@@ -136,6 +196,8 @@ def main(argv):
         tcp_clients(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]))
     elif mode == "tcp-sink":
         tcp_sink(int(a[0]), a[1], float(a[2]))
+    elif mode == "tcp-echo":
+        tcp_echo(int(a[0]), float(a[1]))
     else:
         die(f"unknown mode {mode}")
 
