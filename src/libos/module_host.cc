@@ -46,6 +46,13 @@ int ModuleHost::set_allocator(std::unique_ptr<mem::Allocator> a) {
     DEMI_ERROR("libos", "cannot replace the allocator while {} sgas are live", sgas_.live());
     return EBUSY;
   }
+  // Blocks stay referenced after sgafree while a send queue or a device holds them: releasing
+  // one into a destroyed allocator would write freed memory.
+  if (allocator_ && allocator_->stats().live_blocks > 0) {
+    DEMI_ERROR("libos", "cannot replace the allocator while {} of its blocks are still referenced",
+               allocator_->stats().live_blocks);
+    return EBUSY;
+  }
   allocator_ = std::move(a);
   return 0;
 }
@@ -236,7 +243,14 @@ void ModuleHost::shutdown() {
 }
 
 bool ModuleHost::step() {
-  sched_->begin_pass();
+  // Ends the pass however step() is left, or now() would stay frozen at this pass's time.
+  struct Pass {
+    sched::Scheduler& s;
+    explicit Pass(sched::Scheduler& sched) : s(sched) { s.begin_pass(); }
+    ~Pass() { s.end_pass(); }
+    Pass(const Pass&) = delete;
+    Pass& operator=(const Pass&) = delete;
+  } pass(*sched_);
   bool progress = false;
   for (const auto& m : modules_) progress |= m->poll();
   if (sched_->run_once()) {
@@ -244,7 +258,6 @@ bool ModuleHost::step() {
     // What the coroutines just pushed goes out now, not one pass later.
     for (const auto& m : modules_) m->flush();
   }
-  sched_->end_pass();
   return progress;
 }
 

@@ -85,16 +85,7 @@ bool StorageModule::poll() {
   // Nothing submitted and nothing to submit: no system call. This runs on every pass of the
   // LibOS loop, beside the network's poll, so an idle storage module must cost nothing.
   if (outstanding_ == 0 && !need_submit_) return false;
-  bool progress = false;
-  if (need_submit_) {
-    need_submit_ = false;
-    int rc = io_uring_submit(&ring_);
-    if (rc < 0) {
-      DEMI_ERROR("storage", "io_uring_submit: {}", std::strerror(-rc));
-      need_submit_ = true;
-    }
-    progress = true;
-  }
+  bool progress = submit();
   // The eventfd is drained before the completion queue is read, so a completion posted after
   // this point leaves it readable and the LibOS's idle wait does not sleep through it.
   drain_eventfd();
@@ -112,6 +103,21 @@ bool StorageModule::poll() {
   if (outstanding_ == 0) drain_eventfd();
   return progress;
 }
+
+bool StorageModule::submit() {
+  if (!need_submit_) return false;
+  const int rc = io_uring_submit(&ring_);
+  // The kernel may take only some of the entries (it ran short of request memory): what is
+  // left stays queued and goes at the next pass, or the operations waiting on it never finish.
+  need_submit_ = io_uring_sq_ready(&ring_) > 0;
+  if (rc < 0) {
+    DEMI_ERROR("storage", "io_uring_submit: {}", std::strerror(-rc));
+    return false;  // not progress: the next pass tries again
+  }
+  return rc > 0;
+}
+
+void StorageModule::flush() { submit(); }
 
 void StorageModule::drain_eventfd() {
   if (event_fd_ < 0) return;

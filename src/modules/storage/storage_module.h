@@ -31,6 +31,8 @@ class StorageModule final : public Module {
   ModuleKind kind() const override { return ModuleKind::Storage; }
   int attach(ModuleHost& host) override;
   bool poll() override;
+  // Submits what the coroutines queued during the pass at once, not at the next poll.
+  void flush() override;
   int wait_fd() const override { return event_fd_; }
 
   Result<QueueId> open(const char* path, int flags, mode_t mode) override;
@@ -61,6 +63,7 @@ class StorageModule final : public Module {
   void release(File& f);
   io_uring_sqe* sqe();
   void drain_eventfd();
+  bool submit();  // hands the queued entries to the kernel; true if it took any
   int check_direct(const File& f, const Sga& sga, off_t offset) const;
   int fixed_buffer(const void* p, std::size_t len);
   sched::Task push_op(File& f, Sga sga, off_t offset, uint64_t seq, Completion done);

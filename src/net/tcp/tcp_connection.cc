@@ -965,6 +965,13 @@ uint32_t TcpConnection::tsval() const {
 // Nagle (RFC 896, RFC 9293 3.7.4) with Minshall's refinement (a small segment may go when no
 // other small segment is unacknowledged, so the tail of a large write is not held), and
 // sender-side SWS avoidance (RFC 9293 3.8.6.2.1).
+// What may be in flight: the send buffer, but never less than four segments (a buffer below
+// one segment would leave Nagle waiting for a full segment that can never be sent).
+uint32_t TcpConnection::send_buffer_limit() const {
+  const std::size_t floor = 4 * std::size_t{effective_mss()};
+  return static_cast<uint32_t>(std::min<std::size_t>(std::max(cfg_.send_buffer, floor), UINT32_MAX));
+}
+
 bool TcpConnection::nagle_allows(uint32_t len, std::size_t unsent) const {
   if (len >= effective_mss()) return true;
   const bool idle = flight() == 0;
@@ -995,7 +1002,9 @@ void TcpConnection::output() {
         if (fin_queued_ && snd_nxt_ == fin_seq_) send_fin_only(fin_seq_);
         break;
       }
-      const uint32_t wnd = std::min(cwnd, snd_wnd_);
+      // In flight at most the send buffer: the queue may hold one push more (TcpLayer::send),
+      // and the SACK scoreboard and the retransmission log are sized for the buffer.
+      const uint32_t wnd = std::min({cwnd, snd_wnd_, send_buffer_limit()});
       const uint32_t in_flight = flight();
       if (in_flight >= wnd) break;
       const auto len = static_cast<uint32_t>(
@@ -1046,7 +1055,8 @@ void TcpConnection::output_sack_recovery() {
     // Rule 2: new data, if the receiver's window allows.
     const std::size_t unsent = unsent_bytes();
     if (unsent > 0) {
-      const uint32_t in_window = snd_wnd_ > flight() ? snd_wnd_ - flight() : 0;
+      const uint32_t limit = std::min(snd_wnd_, send_buffer_limit());
+      const uint32_t in_window = limit > flight() ? limit - flight() : 0;
       const auto n = static_cast<uint32_t>(std::min<std::size_t>({unsent, mss, in_window}));
       if (n > 0 && (n == mss || n == unsent)) {
         send_data(snd_nxt_, n);

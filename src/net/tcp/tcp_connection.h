@@ -176,6 +176,7 @@ class TcpConnection {
   std::size_t data_offset(SeqNumber seq) const { return static_cast<std::size_t>(seq - snd_data_); }
   bool can_send_data() const;
   bool nagle_allows(uint32_t len, std::size_t unsent) const;
+  uint32_t send_buffer_limit() const;
   static uint32_t ts_clock(sched::Instant now);
   uint32_t tsval() const;
   void schedule_ack(bool immediate);

@@ -516,12 +516,15 @@ Result<std::size_t> TcpLayer::send(SocketId s, std::span<const mem::BufRef> data
   std::size_t total = 0;
   for (const mem::BufRef& b : data) total += b ? b.size() : 0;
   if (total == 0) return std::size_t{0};
+  // Sequence arithmetic works modulo 2^31: the queue (below the buffer, at most 1 GiB, plus one
+  // push) must stay under it.
+  if (total > kMaxPush) return Error{EMSGSIZE};
   // All or nothing, taken while the queue holds less than the send buffer: the queue holds at
-  // most the buffer plus one push. Waiting instead until a large push fits (for one larger than
-  // the buffer: until the queue is empty, every byte acknowledged) drained the pipe between
-  // pushes and stalled each one on the receiver's delayed ACK of its last segment: 1 MiB pushes
-  // over memif ran at one per 40 ms (0.2 Gbit/s). The queue references the application's
-  // buffers (zero copy), so the push itself costs no memory of the stack's.
+  // most the buffer plus one push, and what is in flight stays within the buffer (output()).
+  // Waiting instead until a large push fits (for one larger than the buffer: until the queue is
+  // empty, every byte acknowledged) drained the pipe between pushes and stalled each one on the
+  // receiver's delayed ACK of its last segment: 1 MiB pushes over memif ran at one per 40 ms
+  // (0.2 Gbit/s). The queue references the pushed buffers; it copies nothing of its own.
   if (c->send_queue_.size() >= c->cfg_.send_buffer) return Error{EAGAIN};
   for (const mem::BufRef& b : data)
     if (b && b.size() > 0) c->send_queue_.push(b);

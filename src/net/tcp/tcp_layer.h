@@ -123,8 +123,10 @@ class TcpLayer final : public TransportReceiver, public UnreachableListener {
   // 0 once established (and after a graceful close), EINPROGRESS during the handshake,
   // ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, ECONNRESET, ENOTCONN, EBADF.
   int connect_status(SocketId s) const;
-  // Queues all of `data` (references kept, no copy) or nothing: the byte count, or EAGAIN (no
-  // room for all of it), EPIPE (after shutdown_write/close), ENOTCONN, ECONNRESET, ETIMEDOUT, EBADF.
+  // Queues all of `data` (references kept, no copy) or nothing: the byte count, or EAGAIN (the
+  // queue already holds the send buffer's worth), EMSGSIZE (more than kMaxPush in one call),
+  // EPIPE (after shutdown_write/close), ENOTCONN, ECONNRESET, ETIMEDOUT, EBADF.
+  static constexpr std::size_t kMaxPush = std::size_t{1} << 30;
   Result<std::size_t> send(SocketId s, std::span<const mem::BufRef> data);
   // Appends views of up to max_len received bytes to `out`: the byte count; 0 at EOF (the peer's
   // FIN and everything before it were read); EAGAIN when nothing is there yet; ECONNRESET,

@@ -316,9 +316,10 @@ fail:
 }
 
 // Sends frames in order until the TX ring or the mbuf pools are full, and returns how many the
-// device took. The rest stay with the caller, untouched, for its next flush (EthernetLayer keeps
-// them queued): dropping them instead turned a full ring into TCP losses, and a loss at the end
-// of a flight into a retransmission timeout.
+// device took. The rest stay with the caller, with their references (their mbuf chains are
+// rebuilt at the next try), for its next flush (EthernetLayer keeps them queued): dropping them
+// instead turned a full ring into TCP losses, and a loss at the end of a flight into a
+// retransmission timeout.
 std::size_t DpdkPort::transmit(std::span<TxFrame> frames) {
   rte_mbuf* burst[512];
   std::size_t done = 0;
@@ -338,6 +339,9 @@ std::size_t DpdkPort::transmit(std::span<TxFrame> frames) {
         continue;
       }
       ++stats_.tx_busy;
+      // Out of mbufs: many PMDs free the ones they finished sending only inside tx_burst, which
+      // is not being called; ask for that cleanup explicitly (harmless where unsupported).
+      rte_eth_tx_done_cleanup(port_, 0, 0);
       break;
     }
     const uint16_t sent = rte_eth_tx_burst(port_, 0, burst, n);
@@ -352,18 +356,26 @@ std::size_t DpdkPort::transmit(std::span<TxFrame> frames) {
     if (sent < n) {
       ++stats_.tx_busy;
       // A ring that stays full drains as the peer reads; a frame the PMD refuses every time
-      // (a limit of its own that to_mbuf cannot see) would block every frame behind it. After
-      // kMaxRefusals refusals in a row the head frame is dropped (counted; TCP recovers it).
-      refused_in_a_row_ = sent == 0 ? refused_in_a_row_ + 1 : 0;
-      if (refused_in_a_row_ >= kMaxRefusals) {
-        refused_in_a_row_ = 0;
-        ++stats_.tx_dropped;
-        frames[done] = TxFrame{};
-        ++done;
+      // (a limit of its own that to_mbuf cannot see, or a link that is down) would block every
+      // frame behind it. Once the head frame has been refused for kMaxRefusal without a single
+      // frame taken, it is dropped (counted; TCP recovers it): a time, not a count of tries,
+      // so that a peer descheduled for a moment costs no loss.
+      if (sent == 0) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!refused_since_) {
+          refused_since_ = now;
+        } else if (now - *refused_since_ >= kMaxRefusal) {
+          refused_since_.reset();
+          ++stats_.tx_dropped;
+          frames[done] = TxFrame{};
+          ++done;
+        }
+      } else {
+        refused_since_.reset();
       }
       break;
     }
-    refused_in_a_row_ = 0;
+    refused_since_.reset();
   }
   return done;
 }

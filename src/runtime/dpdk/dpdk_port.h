@@ -12,7 +12,9 @@
 #include <demi/config.h>
 #include <demi/result.h>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "runtime/device.h"
@@ -59,9 +61,9 @@ class DpdkPort final : public Device, public mem::BlockOwner {
   rte_mempool* shinfo_pool_ = nullptr;
   uint64_t tx_offloads_ = 0;
   uint16_t burst_ = 32;
-  // Refusals of the head frame by the TX ring in a row (see transmit()).
-  static constexpr uint32_t kMaxRefusals = 4096;
-  uint32_t refused_in_a_row_ = 0;
+  // Since when the TX ring has refused the head frame, taking nothing (see transmit()).
+  static constexpr std::chrono::milliseconds kMaxRefusal{100};
+  std::optional<std::chrono::steady_clock::time_point> refused_since_;
   std::size_t copy_threshold_ = 0;  // payload segments up to this size are copied, not attached
 };
 

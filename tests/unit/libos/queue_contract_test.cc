@@ -843,6 +843,16 @@ TEST_F(Memory, APoppedSgaIsFreedOnceWithSgafree) {
   EXPECT_EQ(live_sgas(), 0u);
 }
 
+// A block still referenced after its sga was freed (a send queue, a device holding it) keeps
+// the allocator in place too: releasing it into a destroyed allocator would write freed memory.
+TEST_F(Memory, TheAllocatorCannotBeReplacedWhileABlockIsReferenced) {
+  mem::Block* held = host().allocator().allocate(100);
+  ASSERT_NE(held, nullptr);
+  EXPECT_EQ(host().set_allocator(std::make_unique<mem::HeapAllocator>()), EBUSY);
+  mem::block_unref(held);
+  EXPECT_EQ(host().set_allocator(std::make_unique<mem::HeapAllocator>()), 0);
+}
+
 TEST_F(Memory, TheAllocatorCannotBeReplacedWhileSgasAreLive) {
   Sga s = sga();
   EXPECT_EQ(host().set_allocator(std::make_unique<mem::HeapAllocator>()), EBUSY);
