@@ -524,7 +524,7 @@ class Bench:
         self.sanitized = self._sanitized()
         self.results = []
         self.seq = 0
-        self.sim_seeds = {}
+        self.sim_seeds = {}  # row name -> the seed its latest repeat ran
         self.vm = None  # the VM bench's outcome, shared by its rows: (document, command) or an exception
 
     def _sanitized(self):
@@ -710,28 +710,29 @@ class Bench:
                 out = os.path.join(self.work, f"sim-{self.seq}-{count}.callgrind")
                 argv = ["valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={out}",
                         *[a.format(bin=self.bin, count=count) for a in row["argv"]]]
-                pr = Proc(argv, self.client_core, self.work, f"sim-{self.seq}-{count}")
-                if pr.wait(300) is None:
-                    pr.stop()
-                    raise RowFailed("demi-simbench echo timed out under callgrind")
-                if pr.code != 0:
-                    raise RowFailed(f"demi-simbench exit {pr.code}: {tail(pr.stderr())}")
+                pr = self.run_sim(argv, f"sim-{self.seq}-{count}", "demi-simbench echo under callgrind")
                 totals[count] = read_callgrind(out)
                 commands.append({"command": " ".join(pr.full)})
             a, b = self.p["sim_counts"]
             return {"per_round_trip": (totals[b] - totals[a]) / (b - a), "total_long_run": totals[b]}, None, commands
-        seed = 1 + len(self.sim_seeds.setdefault(row["name"], []))
-        self.sim_seeds[row["name"]].append(seed)
+        # Repeat i of a row runs seed i (from 1).
+        seed = self.sim_seeds[row["name"]] = self.sim_seeds.get(row["name"], 0) + 1
         argv = [a.format(bin=self.bin, seed=seed) for a in row["argv"]]
-        pr = Proc(argv, self.client_core, self.work, f"sim-{self.seq}")
-        if pr.wait(300) is None:
-            pr.stop()
-            raise RowFailed("demi-simbench goodput timed out")
-        if pr.code != 0:
-            raise RowFailed(f"demi-simbench exit {pr.code}: {tail(pr.stderr())}")
+        pr = self.run_sim(argv, f"sim-{self.seq}", "demi-simbench goodput")
         j = parse_json_line(pr.stdout())
         m = {k: j[k] for k in ("goodput_mbps", "ratio_to_link", "retransmits", "timeouts", "virtual_s")}
         return m, None, [{"command": " ".join(pr.full)}]
+
+    def run_sim(self, argv, tag, what):
+        """One simulator process, pinned, bounded to 300 s; the finished Proc, or RowFailed."""
+        pr = Proc(argv, self.client_core, self.work, tag)
+        if pr.wait(300) is None:
+            pr.stop()
+            raise RowFailed(f"{what} timed out")
+        if pr.code != 0:
+            raise RowFailed(f"{what} exit {pr.code}: {tail(pr.stderr())}")
+        return pr
+
     def vm_bench(self):
         """Boots the VM once for all the VM rows; the outcome is kept for the other rows."""
         if self.vm is None:
