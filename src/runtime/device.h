@@ -82,6 +82,8 @@ struct DeviceStats {
   // copied behind the header (below the copy threshold, or for a device that takes one segment).
   uint64_t tx_payload_attached = 0;
   uint64_t tx_payload_copied = 0;
+  // Times a peer announced that it was leaving the link (net_memif; see DpdkPort).
+  uint64_t peer_leaves = 0;
 };
 
 class Device {

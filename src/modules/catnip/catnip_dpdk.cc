@@ -45,6 +45,7 @@ std::vector<CatnipCounter> catnip_counters(const LibOS& libos) {
   out.push_back({"device.tx_busy", d.tx_busy});
   out.push_back({"device.tx_payload_attached", d.tx_payload_attached});
   out.push_back({"device.tx_payload_copied", d.tx_payload_copied});
+  out.push_back({"device.peer_leaves", d.peer_leaves});
   if (net::InetStack* stack = m->stack())
     for (const net::Counter& c : stack->counters()) out.push_back({std::string{c.name}, c.value});
   return out;

@@ -37,6 +37,32 @@ void ext_free(void* /*addr*/, void* opaque) {
 
 std::string port_name_of(const std::string& spec) { return spec.substr(0, spec.find(',')); }
 
+// Leaving a memif link.
+//
+// DPDK 22.11's memif PMD tears a connection down from its interrupt thread: when the peer's
+// control socket closes, that thread marks the link down and unmaps the shared rings, while the
+// application's thread may be inside rte_eth_rx_burst reading them. A busy-polling process that
+// is preempted in the middle of a burst resumes on unmapped memory and dies with SIGSEGV (seen
+// about once in ten exits on a loaded machine, in the bench's raw memif row). The PMD offers no
+// event or lock to wait on, so demi's ports agree on the moment themselves, in band:
+//   - a port that closes while its link is up first sends a LEAVE frame and waits (bounded) for
+//     the peer's ACK before it stops the port;
+//   - a port that receives LEAVE answers ACK and then "parks": no burst touches the port until
+//     its link is seen down (plus a grace period for the interrupt thread to finish the unmap),
+//     or kParkMax has passed. Frames sent meanwhile are dropped and counted;
+//   - when both sides leave at once, the memif client stops first and the server waits for the
+//     link to go down, so that the server's own stop does not race its interrupt thread.
+// Since the rings are FIFO, the ACK also proves that the peer has read every frame sent before
+// the LEAVE. A peer that is not demi ignores the frame (an experimental EtherType); the leaving
+// side then closes after kLeaveAckWait, as before. A peer killed without closing still races.
+constexpr uint8_t kControlType[2] = {0x88, 0xb6};  // IEEE 802 local experimental EtherType 2
+constexpr char kControlMagic[8] = {'d', 'e', 'm', 'i', 'l', 'i', 'n', 'k'};
+constexpr std::size_t kControlLength = 14 + sizeof kControlMagic + 1;
+constexpr uint8_t kLeave = 1, kLeaveAck = 2;
+constexpr std::chrono::milliseconds kLeaveAckWait{250};
+constexpr std::chrono::milliseconds kParkMax{2000};
+constexpr std::chrono::milliseconds kDownGrace{20};
+
 }  // namespace
 
 Result<std::unique_ptr<DpdkPort>> DpdkPort::open(const Config& config) {
@@ -68,6 +94,9 @@ int DpdkPort::setup(const Config& config) {
   }
   info_.name = name;
   info_.mtu = mtu;
+  leave_handshake_ = dev.driver_name && std::strcmp(dev.driver_name, "net_memif") == 0;
+  // memif's role defaults to server.
+  memif_server_ = spec.find("role=client") == std::string::npos && spec.find("role=slave") == std::string::npos;
 
   int socket = rte_eth_dev_socket_id(port_);
   if (socket < 0) socket = 0;
@@ -158,6 +187,7 @@ int DpdkPort::setup(const Config& config) {
 
 DpdkPort::~DpdkPort() {
   if (started_) {
+    if (leave_handshake_) leave();
     rte_eth_dev_stop(port_);
     rte_eth_dev_close(port_);
   }
@@ -190,13 +220,114 @@ void DpdkPort::release(mem::Block* b) noexcept {
   rte_pktmbuf_free_seg(m);
 }
 
+bool DpdkPort::link_up() const {
+  rte_eth_link link{};
+  rte_eth_link_get_nowait(port_, &link);
+  return link.link_status == RTE_ETH_LINK_UP;
+}
+
+// LEAVE or ACK for a demi control frame, -1 for any other frame.
+int DpdkPort::control_kind(const rte_mbuf* m) const {
+  if (m->data_len < kControlLength) return -1;
+  const auto* p = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (p[12] != kControlType[0] || p[13] != kControlType[1]) return -1;
+  if (std::memcmp(p + 14, kControlMagic, sizeof kControlMagic) != 0) return -1;
+  return p[14 + sizeof kControlMagic];
+}
+
+bool DpdkPort::send_control(uint8_t kind) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (!m) return false;
+  auto* p = static_cast<uint8_t*>(static_cast<void*>(rte_pktmbuf_append(m, 60)));
+  if (!p) return rte_pktmbuf_free(m), false;
+  std::memset(p, 0, 60);
+  std::memset(p, 0xff, 6);
+  std::memcpy(p + 6, info_.mac.data(), 6);
+  std::memcpy(p + 12, kControlType, 2);
+  std::memcpy(p + 14, kControlMagic, sizeof kControlMagic);
+  p[14 + sizeof kControlMagic] = kind;
+  // The ring may be full for a moment: retry, bounded.
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+  while (rte_eth_tx_burst(port_, 0, &m, 1) == 0) {
+    if (std::chrono::steady_clock::now() >= until) return rte_pktmbuf_free(m), false;
+  }
+  return true;
+}
+
+// Whether the port must stay untouched: the peer said it is leaving and its disconnection has
+// not finished yet.
+bool DpdkPort::still_parked() {
+  const auto now = std::chrono::steady_clock::now();
+  if (!link_up()) {
+    if (!down_since_) down_since_ = now;
+    if (now - *down_since_ < kDownGrace) return true;
+    DEMI_INFO("dpdk", "{}: the peer has left; polling again", info_.name);
+  } else if (now - *parked_since_ < kParkMax) {
+    return true;
+  } else {
+    DEMI_WARN("dpdk", "{}: the peer said it was leaving {} ms ago but its link is still up; polling again",
+              info_.name, kParkMax.count());
+  }
+  parked_since_.reset();
+  down_since_.reset();
+  return false;
+}
+
+void DpdkPort::wait_link_down(std::chrono::milliseconds limit) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (link_up() && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  std::this_thread::sleep_for(kDownGrace);
+}
+
+void DpdkPort::leave() {
+  if (parked_since_) {  // the peer leaves first: let its disconnection finish before ours
+    wait_link_down(kParkMax);
+    return;
+  }
+  if (!link_up()) return;
+  if (!send_control(kLeave)) {
+    DEMI_INFO("dpdk", "{}: could not announce leaving (TX ring full); closing anyway", info_.name);
+    return;
+  }
+  bool answered = false, mutual = false;
+  const auto until = std::chrono::steady_clock::now() + kLeaveAckWait;
+  rte_mbuf* burst[32];
+  while (!answered && link_up() && std::chrono::steady_clock::now() < until) {
+    uint16_t n = rte_eth_rx_burst(port_, 0, burst, 32);
+    for (uint16_t i = 0; i < n; ++i) {
+      int kind = control_kind(burst[i]);
+      if (kind == kLeaveAck) answered = true;
+      if (kind == kLeave) answered = mutual = true;
+      if (kind < 0) ++stats_.rx_dropped;  // data after the application closed the port
+      rte_pktmbuf_free(burst[i]);
+    }
+  }
+  if (!answered)
+    DEMI_INFO("dpdk", "{}: the peer did not acknowledge that this side is leaving (not a demi peer, or stalled)",
+              info_.name);
+  // Both leaving: the client stops first, the server once the link is down.
+  if (mutual && memif_server_) wait_link_down(kLeaveAckWait);
+}
+
 std::size_t DpdkPort::receive(std::span<RxFrame> frames) {
+  if (parked_since_ && still_parked()) return 0;
   rte_mbuf* burst[512];
   auto want = static_cast<uint16_t>(std::min<std::size_t>({frames.size(), std::size_t{burst_}, std::size_t{512}}));
   uint16_t n = rte_eth_rx_burst(port_, 0, burst, want);
   std::size_t out = 0;
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = burst[i];
+    if (leave_handshake_ && control_kind(m) >= 0) {
+      if (control_kind(m) == kLeave) {
+        ++stats_.peer_leaves;
+        send_control(kLeaveAck);
+        if (!parked_since_) parked_since_ = std::chrono::steady_clock::now();
+        DEMI_INFO("dpdk", "{}: the peer is leaving; the port is idle until its link is down", info_.name);
+      }
+      rte_pktmbuf_free(m);
+      continue;
+    }
     if (m->nb_segs != 1) {
       // Frames larger than one mbuf do not happen with the data room sized from the MTU.
       ++stats_.rx_dropped;
@@ -321,6 +452,11 @@ fail:
 // instead turned a full ring into TCP losses, and a loss at the end of a flight into a
 // retransmission timeout.
 std::size_t DpdkPort::transmit(std::span<TxFrame> frames) {
+  if (parked_since_) {  // the peer is leaving (see receive()): nothing may touch the rings
+    stats_.tx_dropped += frames.size();
+    for (TxFrame& f : frames) f = TxFrame{};
+    return frames.size();
+  }
   rte_mbuf* burst[512];
   std::size_t done = 0;
   while (done < frames.size()) {

@@ -39,6 +39,8 @@ class DpdkPort final : public Device, public mem::BlockOwner {
 
   void release(mem::Block* b) noexcept override;
   uint16_t port_id() const { return port_; }
+  // True while the peer has said it is leaving and no burst may touch the port (see receive()).
+  bool parked() const { return parked_since_.has_value(); }
   // dpdk.tx_copy_threshold, changed at run time (for the benchmark that measures it).
   void set_copy_threshold(std::size_t bytes) { copy_threshold_ = bytes; }
   // mbufs of the packet pool not in use (for leak checks).
@@ -51,6 +53,13 @@ class DpdkPort final : public Device, public mem::BlockOwner {
   int setup(const Config& config);
   mem::Block* wrap(rte_mbuf* m);
   rte_mbuf* to_mbuf(const TxFrame& frame, bool* never);
+  // The memif leave handshake (see "Leaving a memif link" in dpdk_port.cc).
+  bool link_up() const;
+  bool send_control(uint8_t kind);
+  int control_kind(const rte_mbuf* m) const;
+  bool still_parked();
+  void wait_link_down(std::chrono::milliseconds limit);
+  void leave();
 
   uint16_t port_ = 0;
   bool started_ = false;
@@ -65,6 +74,10 @@ class DpdkPort final : public Device, public mem::BlockOwner {
   static constexpr std::chrono::milliseconds kMaxRefusal{100};
   std::optional<std::chrono::steady_clock::time_point> refused_since_;
   std::size_t copy_threshold_ = 0;  // payload segments up to this size are copied, not attached
+  bool leave_handshake_ = false;    // a net_memif port: each side announces that it is leaving
+  bool memif_server_ = false;
+  std::optional<std::chrono::steady_clock::time_point> parked_since_;  // the peer is leaving
+  std::optional<std::chrono::steady_clock::time_point> down_since_;    // ... and its link is down
 };
 
 }  // namespace demi::runtime::dpdk
