@@ -50,8 +50,9 @@ std::string port_name_of(const std::string& spec) { return spec.substr(0, spec.f
 //   - a port that receives LEAVE answers ACK and then "parks": no burst touches the port until
 //     its link is seen down (plus a grace period for the interrupt thread to finish the unmap),
 //     or kParkMax has passed. Frames sent meanwhile are dropped and counted;
-//   - when both sides leave at once, the memif client stops first and the server waits for the
-//     link to go down, so that the server's own stop does not race its interrupt thread.
+//   - when both sides leave at once, each answers the other's LEAVE; the server then touches
+//     the rings no more and waits for the link to go down, and the client closes once it has
+//     the server's ACK (so never while the server may still be in a burst).
 // Since the rings are FIFO, the ACK also proves that the peer has read every frame sent before
 // the LEAVE. A peer that is not demi ignores the frame (an experimental EtherType); the leaving
 // side then closes after kLeaveAckWait, as before. A peer killed without closing still races.
@@ -298,16 +299,29 @@ void DpdkPort::leave() {
     for (uint16_t i = 0; i < n; ++i) {
       int kind = control_kind(burst[i]);
       if (kind == kLeaveAck) answered = true;
-      if (kind == kLeave) answered = mutual = true;
+      if (kind == kLeave) {  // both sides leave at once: each answers the other
+        ++stats_.peer_leaves;
+        send_control(kLeaveAck);
+        mutual = true;
+      }
       if (kind < 0) ++stats_.rx_dropped;  // data after the application closed the port
       rte_pktmbuf_free(burst[i]);
     }
+    // Both leaving: the server touches the rings no more once it has answered, and the client
+    // closes only once it has that answer; so the server waits for the link to go down.
+    if (mutual && memif_server_) {
+      DEMI_DEBUG("dpdk", "{}: both sides leave; waiting for the client to go", info_.name);
+      wait_link_down(kLeaveAckWait);
+      return;
+    }
   }
-  if (!answered)
+  DEMI_DEBUG("dpdk", "{}: leaving: acknowledged {}, both leaving {}", info_.name, answered, mutual);
+  if (!link_up()) {  // the peer went away meanwhile: let its disconnection finish before ours
+    std::this_thread::sleep_for(kDownGrace);
+  } else if (!answered) {
     DEMI_INFO("dpdk", "{}: the peer did not acknowledge that this side is leaving (not a demi peer, or stalled)",
               info_.name);
-  // Both leaving: the client stops first, the server once the link is down.
-  if (mutual && memif_server_) wait_link_down(kLeaveAckWait);
+  }
 }
 
 std::size_t DpdkPort::receive(std::span<RxFrame> frames) {
