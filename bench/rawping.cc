@@ -5,6 +5,11 @@
 //   demi-rawping client --config F --size B --count N [--warmup W] [--json] [--samples FILE]
 //
 // --samples writes every measured RTT (us, one a line, in the order measured), for CDF plots.
+//
+// A message of --size bytes is as many frames as the port's MTU makes it (a frame is at most
+// MTU + 14 bytes), as a stack sends it: at MTU 1500, 64 B and 1 KiB are one frame and 8 KiB is
+// six. The client sends a message's frames in one burst; the round trip ends when the server
+// has echoed all of them.
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
@@ -83,55 +88,76 @@ int serve(Device& port) {
   return 0;
 }
 
+// The frames of message `seq`: frame k carries (Ethernet header, seq, k) and is lens[k] long.
+constexpr std::size_t kMaxFrames = 64;
+constexpr std::size_t kIndexAt = 14 + sizeof(uint64_t);
+
 int ping(Device& port, uint64_t size, uint64_t count, uint64_t warmup, bool json, const char* samples) {
+  std::size_t frame_max;
   {
-    // A frame is one packet buffer here (no multi-segment frames yet): refuse a size that does
-    // not fit one, rather than write past the buffer.
     mem::BufRef probe = port.alloc_tx(0);
     if (!probe) return std::fprintf(stderr, "rawping: out of mbufs\n"), 1;
-    if (size > probe.tailroom()) {
-      std::fprintf(stderr,
-                   "rawping: not available: a %llu B frame does not fit one %zu B packet buffer "
-                   "(multi-segment frames are not supported by rawping yet)\n",
-                   static_cast<unsigned long long>(size), probe.tailroom());
-      return 3;
-    }
+    frame_max = std::min<std::size_t>(probe.tailroom(), std::size_t{port.info().mtu} + 14);
   }
+  const std::size_t nframes = (size + frame_max - 1) / frame_max;
+  if (nframes > kMaxFrames) {
+    std::fprintf(stderr, "rawping: not available: %llu B is more than %zu frames of %zu B\n",
+                 static_cast<unsigned long long>(size), kMaxFrames, frame_max);
+    return 3;
+  }
+  // Even frames: the first size % n one byte longer (every frame is at least 60 B: size >= 60n).
+  std::size_t lens[kMaxFrames];
+  for (std::size_t k = 0; k < nframes; ++k) lens[k] = size / nframes + (k < size % nframes ? 1 : 0);
+  const uint64_t all = nframes == 64 ? ~uint64_t{0} : (uint64_t{1} << nframes) - 1;
   std::vector<double> rtts;
   rtts.reserve(count);
   RxFrame rx[32];
+  TxFrame out[kMaxFrames];
   const auto& mac = port.info().mac;
   uint64_t lost = 0;
   Clock::time_point start{};
   for (uint64_t i = 0; i < warmup + count; ++i) {
     if (i == warmup) start = Clock::now();
-    TxFrame f;
-    f.head = port.alloc_tx(128);
-    if (!f.head) return std::fprintf(stderr, "rawping: out of mbufs\n"), 1;
-    f.head.set_length(size);
-    std::byte* eth = f.head.data();
-    std::memset(eth, 0xff, 6);
-    std::memcpy(eth + 6, mac.data(), 6);
-    std::memcpy(eth + 12, kEtherType, 2);
-    std::memcpy(eth + 14, &i, sizeof i);
-    TxFrame frames[1] = {std::move(f)};
+    for (std::size_t k = 0; k < nframes; ++k) {
+      out[k] = TxFrame{};
+      out[k].head = port.alloc_tx(128);
+      if (!out[k].head) return std::fprintf(stderr, "rawping: out of mbufs\n"), 1;
+      out[k].head.set_length(lens[k]);
+      std::byte* eth = out[k].head.data();
+      std::memset(eth, 0xff, 6);
+      std::memcpy(eth + 6, mac.data(), 6);
+      std::memcpy(eth + 12, kEtherType, 2);
+      std::memcpy(eth + 14, &i, sizeof i);
+      eth[kIndexAt] = static_cast<std::byte>(k);
+    }
     auto t0 = Clock::now();
-    port.transmit(frames);
-    bool got = false;
-    while (!got) {
+    std::size_t sent = 0;
+    uint64_t got = 0;
+    bool gave_up = false;
+    while (got != all) {
+      if (sent < nframes) sent += port.transmit(std::span<TxFrame>(out + sent, nframes - sent));
       std::size_t n = port.receive(rx);
-      for (std::size_t k = 0; k < n; ++k) {
+      for (std::size_t r = 0; r < n; ++r) {
         uint64_t seq = ~uint64_t{0};
-        if (rx[k].data.size() >= 22) std::memcpy(&seq, rx[k].data.data() + 14, sizeof seq);
-        if (rx[k].data.size() == size && seq == i) got = true;
-        rx[k].data.reset();
+        const std::size_t len = rx[r].data.size();
+        if (len > kIndexAt) std::memcpy(&seq, rx[r].data.data() + 14, sizeof seq);
+        if (seq == i) {
+          const auto k = static_cast<std::size_t>(rx[r].data.data()[kIndexAt]);
+          if (k < nframes && len == lens[k]) got |= uint64_t{1} << k;
+        }
+        rx[r].data.reset();
       }
-      if (!got && Clock::now() - t0 > std::chrono::milliseconds(100)) {
-        ++lost;  // a lost frame (the peer went away or a ring overflowed): send the next one
+      if (got != all && Clock::now() - t0 > std::chrono::milliseconds(100)) {
+        gave_up = true;  // a lost frame (the peer went away or a ring overflowed): the next message
         break;
       }
     }
-    if (got && i >= warmup) rtts.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    for (std::size_t k = sent; k < nframes; ++k) out[k] = TxFrame{};
+    if (gave_up) {
+      ++lost;
+      continue;
+    }
+    if (i >= warmup) rtts.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
   }
   double secs = std::chrono::duration<double>(Clock::now() - start).count();
   TxFrame bye;
@@ -155,12 +181,13 @@ int ping(Device& port, uint64_t size, uint64_t count, uint64_t warmup, bool json
   double p50 = percentile(rtts, 0.50), p99 = percentile(rtts, 0.99), p999 = percentile(rtts, 0.999);
   double rate = static_cast<double>(ok) / secs;
   if (json)
-    std::printf("{\"size\": %llu, \"count\": %zu, \"lost\": %llu, \"p50_us\": %.3f, \"p99_us\": %.3f, "
-                "\"p999_us\": %.3f, \"msgs_per_s\": %.0f}\n",
-                static_cast<unsigned long long>(size), ok, static_cast<unsigned long long>(lost), p50, p99, p999, rate);
+    std::printf("{\"size\": %llu, \"frames\": %zu, \"count\": %zu, \"lost\": %llu, \"p50_us\": %.3f, "
+                "\"p99_us\": %.3f, \"p999_us\": %.3f, \"msgs_per_s\": %.0f}\n",
+                static_cast<unsigned long long>(size), nframes, ok, static_cast<unsigned long long>(lost), p50, p99, p999, rate);
   else
-    std::printf("rawping %llu B x %zu: p50 %.2f us, p99 %.2f us, p99.9 %.2f us, %.0f msgs/s, %llu lost\n",
-                static_cast<unsigned long long>(size), ok, p50, p99, p999, rate, static_cast<unsigned long long>(lost));
+    std::printf("rawping %llu B (%zu frames) x %zu: p50 %.2f us, p99 %.2f us, p99.9 %.2f us, %.0f msgs/s, %llu lost\n",
+                static_cast<unsigned long long>(size), nframes, ok, p50, p99, p999, rate,
+                static_cast<unsigned long long>(lost));
   return ok == count ? 0 : 1;
 }
 
@@ -178,7 +205,7 @@ int main(int argc, char** argv) {
     else if (a == "--config" && i + 1 < argc) ++i;
     else if (a == "--samples" && i + 1 < argc) samples = argv[++i];
     else if (a == "--size" && i + 1 < argc) {
-      if (!parse_u64(argv[++i], 60, 9000, &size)) return usage();
+      if (!parse_u64(argv[++i], 60, 65536, &size)) return usage();
     } else if (a == "--count" && i + 1 < argc) {
       if (!parse_u64(argv[++i], 1, 100000000, &count)) return usage();
     } else if (a == "--warmup" && i + 1 < argc) {
