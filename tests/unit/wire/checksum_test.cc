@@ -72,7 +72,7 @@ TEST(Checksum, pieces_of_any_length_sum_like_one_span) {
   }
 }
 
-// The 8-bytes-at-a-time loop, at every alignment and length, against the word-by-word sum.
+// The 32- and 8-bytes-at-a-time loops, at every alignment and length, against the word-by-word sum.
 TEST(Checksum, fast_sum_matches_the_reference_at_every_alignment) {
   test::TestRng rng(1071);
   Bytes buf(2048 + 16);
