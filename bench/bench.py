@@ -104,8 +104,10 @@ def sockperf_row(proto, size, busy):
                 ready=f"bound:{proto}:{{port}}")
 
 
-def echo_row(libos, proto, size, busy=False, memif=False, extra=""):
-    """demi-echo over a module: posix on loopback, catnip (or lwip) over net_memif."""
+def echo_row(libos, proto, size, busy=False, memif=False, extra="", mtu=None):
+    """demi-echo over a module: posix on loopback, catnip (or lwip) over net_memif (at MTU mtu)."""
+    if mtu:
+        extra += f" (MTU {mtu})"
     mode = " busy-poll" if busy else ""
     addr = "10.77.0.1:7000" if memif else "127.0.0.1:0"
     caddr = "10.77.0.1:7000" if memif else "127.0.0.1:{port_from_file}"
@@ -116,7 +118,7 @@ def echo_row(libos, proto, size, busy=False, memif=False, extra=""):
     cfg = ["--config", "{scfg}"] if (memif or busy) else []
     ccfg = ["--config", "{ccfg}"] if (memif or busy) else []
     return dict(name=f"demi {libos} {proto}{mode} {size_label(size)}{extra}", kind="echo", group="latency", size=size,
-                net=dict(memif=memif, busy=busy, libos=libos), yardsticks=yard,
+                net=dict(memif=memif, busy=busy, libos=libos, mtu=mtu), yardsticks=yard,
                 server=["{bin}/demi-echo", "server", "--libos", libos, "--proto", proto, "--addr", addr,
                         "--port-file", "{portfile}", *cfg],
                 client=["{bin}/demi-echo", "client", "--libos", libos, "--proto", proto, "--addr", caddr,
@@ -240,6 +242,8 @@ ROWS = [
     echo_row("posix", "udp", 64, busy=True),
     # Catnip over net_memif (two processes); "not available" until this build has the module.
     *[echo_row("catnip", p, s, memif=True) for p in ("udp", "tcp") for s in LAT_SIZES],
+    # The large messages again with jumbo frames on the same memif (one frame for 8 KiB, not six).
+    *[echo_row("catnip", "tcp", s, memif=True, mtu=9000) for s in (8 * KIB, BIG)],
     # lwIP over the same net_memif, when the module exists (issue 7).
     echo_row("lwip", "tcp", 64, memif=True),
     echo_row("lwip", "udp", 64, memif=True),

@@ -131,13 +131,30 @@ int DpdkPort::setup(const Config& config) {
   info_.tx_ipv4_checksum = tx_offloads_ & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
   info_.tx_l4_checksum = (tx_offloads_ & (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM)) ==
                          (RTE_ETH_TX_OFFLOAD_TCP_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM);
-  conf.rxmode.mtu = mtu;
+  // net_memif (DPDK 22.11) declares 1518-byte frames at most, yet its rings carry a frame as long
+  // as one of its buffers, which device_spec() sized for dpdk.mtu: the port is configured at the
+  // largest MTU the driver accepts, and the stack uses dpdk.mtu (both ends must agree on it, as
+  // on any network with jumbo frames).
+  const uint32_t frame = mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
+  const bool memif_jumbo = leave_handshake_ && dev.max_rx_pktlen != 0 && frame > dev.max_rx_pktlen;
+  if (memif_jumbo) {
+    const std::size_t bsize = memif_buffer_size(device_spec(config));
+    if (bsize < mtu + std::size_t{RTE_ETHER_HDR_LEN}) {
+      DEMI_ERROR("dpdk", "{}: MTU {} needs memif buffers of at least {} bytes, and dpdk.port sets bsize={} "
+                 "(DPDK 22.11's memif does not carry a frame spread over several buffers intact)",
+                 name, mtu, mtu + RTE_ETHER_HDR_LEN, bsize);
+      return EINVAL;
+    }
+    DEMI_INFO("dpdk", "{}: MTU {} over memif buffers of {} bytes (the driver declares {}-byte frames at most)",
+              name, mtu, bsize, dev.max_rx_pktlen);
+  }
+  conf.rxmode.mtu = memif_jumbo ? dev.max_rx_pktlen - RTE_ETHER_HDR_LEN - RTE_ETHER_CRC_LEN : mtu;
 
   if (int rc = rte_eth_dev_configure(port_, 1, 1, &conf); rc != 0) {
     DEMI_ERROR("dpdk", "rte_eth_dev_configure({}): {}", name, rte_strerror(-rc));
     return -rc;
   }
-  if (int rc = rte_eth_dev_set_mtu(port_, static_cast<uint16_t>(mtu)); rc != 0 && rc != -ENOTSUP) {
+  if (int rc = memif_jumbo ? 0 : rte_eth_dev_set_mtu(port_, static_cast<uint16_t>(mtu)); rc != 0 && rc != -ENOTSUP) {
     DEMI_ERROR("dpdk", "{}: MTU {} refused: {}", name, mtu, rte_strerror(-rc));
     return -rc;
   }

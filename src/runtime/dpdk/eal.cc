@@ -55,11 +55,30 @@ bool args_name_prefix(const std::vector<std::string>& args) {
 
 }  // namespace
 
+bool is_memif(const std::string& spec) { return spec.rfind("net_memif", 0) == 0; }
+
+std::size_t memif_buffer_size(const std::string& spec) {
+  const std::size_t at = spec.find(",bsize=");
+  if (at == std::string::npos) return 2048;
+  return static_cast<std::size_t>(std::strtoull(spec.c_str() + at + 7, nullptr, 10));
+}
+
+std::string device_spec(const Config& config) {
+  std::string spec = config.get_string("dpdk.port");
+  const auto frame = static_cast<std::size_t>(config.get_int("dpdk.mtu")) + 14;
+  if (is_memif(spec) && spec.find(",bsize=") == std::string::npos && frame > memif_buffer_size(spec)) {
+    std::size_t b = 2048;
+    while (b < frame) b *= 2;
+    spec += ",bsize=" + std::to_string(b);
+  }
+  return spec;
+}
+
 std::vector<std::string> eal_arguments(const Config& config) {
   std::vector<std::string> args{"demi"};
   // The configured port first: devices are probed in order (a memif server must exist before a
   // client on the same socket in the same process).
-  const std::string& port = config.get_string("dpdk.port");
+  const std::string port = device_spec(config);
   if (!port.empty()) {
     if (port.rfind("net_", 0) == 0) args.push_back("--vdev=" + port);
     else args.push_back("--allow=" + port);

@@ -13,6 +13,15 @@ namespace demi::runtime::dpdk {
 // process) unless the configuration already says it.
 std::vector<std::string> eal_arguments(const Config& config);
 
+// The device string given to the EAL for dpdk.port. A net_memif port whose dpdk.mtu makes frames
+// longer than memif's default 2048-byte buffers gets a buffer size that holds a whole frame
+// (bsize=, the next power of two), unless the string sets one: DPDK 22.11's memif does not carry
+// a frame spread over several buffers intact (seen here: drops and crashes).
+std::string device_spec(const Config& config);
+// The buffer size of a net_memif device string: its bsize=, or memif's default.
+std::size_t memif_buffer_size(const std::string& spec);
+bool is_memif(const std::string& spec);
+
 // Initialises the EAL (once; later calls return the first call's result). 0 or an errno, with a
 // log line naming the cause.
 int init_eal(const Config& config);

@@ -8,6 +8,7 @@
 
 #include "mem/allocator.h"
 #include "runtime/dpdk/dpdk_port.h"
+#include "runtime/dpdk/eal.h"
 #include "runtime/dpdk/external_memory.h"
 
 using namespace demi;
@@ -58,6 +59,27 @@ RxFrame receive_one(Device& rx) {
 }
 
 }  // namespace
+
+// memif frames longer than its default 2048-byte buffers need buffers that hold a whole frame:
+// the device string given to the EAL gets bsize= (a power of two), unless it sets its own.
+TEST(DpdkDeviceSpec, MemifBuffersHoldAWholeFrame) {
+  auto spec = [](const std::string& port, int mtu) {
+    Config c;
+    EXPECT_EQ(c.set("dpdk.port", port), 0);
+    EXPECT_EQ(c.set("dpdk.mtu", std::to_string(mtu)), 0);
+    return dpdk::device_spec(c);
+  };
+  const std::string memif = "net_memif0,role=client,socket=/tmp/x.sock";
+  EXPECT_EQ(spec(memif, 1500), memif);
+  EXPECT_EQ(spec(memif, 2034), memif);  // 2048-byte frames still fit the default buffers
+  EXPECT_EQ(spec(memif, 2035), memif + ",bsize=4096");
+  EXPECT_EQ(spec(memif, 9000), memif + ",bsize=16384");
+  EXPECT_EQ(spec(memif + ",bsize=32768", 9000), memif + ",bsize=32768");
+  EXPECT_EQ(spec("net_tap0,iface=t0", 9000), "net_tap0,iface=t0");
+  EXPECT_EQ(spec("0000:3b:00.0", 9000), "0000:3b:00.0");
+  EXPECT_EQ(dpdk::memif_buffer_size(memif), 2048u);
+  EXPECT_EQ(dpdk::memif_buffer_size(memif + ",bsize=4096,rsize=11"), 4096u);
+}
 
 TEST(DpdkPort, OpensBothMemifPortsAndLinksUp) {
   ASSERT_TRUE(ports().server) << "server port did not open";
