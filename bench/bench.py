@@ -288,6 +288,8 @@ HEADLINES = [
     ("demi posix tcp busy-poll 64 B", "kernel tcp busy-poll 64 B", "p50_us", "demi posix busy-poll TCP p50 / Linux busy-poll TCP p50"),
     ("demi posix tcp 1 MiB pushes", "kernel tcp 1 MiB writes (iperf3)", "gbit_s", "demi posix goodput / Linux goodput"),
     ("demi catnip tcp 1 MiB pushes (MTU 1500)", "kernel tcp 1 MiB writes (iperf3)", "gbit_s", "catnip goodput / Linux goodput (goal >= 0.5)"),
+    ("demi catnip tcp 1 MiB pushes (MTU 9000)", "kernel tcp 1 MiB writes (iperf3)", "gbit_s", "catnip goodput at MTU 9000 / Linux goodput (loopback: 64 KiB MTU)"),
+    ("demi catnip tcp 8 KiB (MTU 9000)", "kernel tcp busy-poll 8 KiB", "p50_us", "catnip TCP 8 KiB p50 at MTU 9000 / Linux busy-poll TCP 8 KiB p50"),
     (f"demi posix server, {MANY_CONNS} conns", f"kernel epoll server, {MANY_CONNS} conns", "req_per_server_core_s", "demi posix req/s per server core / epoll server's"),
 ]
 
