@@ -40,7 +40,8 @@ TcpConnection::TcpConnection(TcpLayer& layer, SocketId id, const TcpConfig& conf
       rtx_timer_(layer.sched_, [this] { on_rtx_timer(); }),
       delack_timer_(layer.sched_, [this] { on_delack_timer(); }),
       keepalive_timer_(layer.sched_, [this] { on_keepalive_timer(); }),
-      wait_timer_(layer.sched_, [this] { on_wait_timer(); }) {
+      wait_timer_(layer.sched_, [this] { on_wait_timer(); }),
+      retry_timer_(layer.sched_, [this] { on_retry_timer(); }) {
   stats_.congestion_control = cc_name_;
 }
 
@@ -107,6 +108,8 @@ void TcpConnection::enter_closed(TransitionCause cause, int error) {
   delack_timer_.cancel();
   keepalive_timer_.cancel();
   wait_timer_.cancel();
+  retry_timer_.cancel();
+  rtx_head_pending_ = false;
   ack_pending_ = ack_now_ = false;
   send_queue_.clear();
   scoreboard_.clear();
@@ -673,6 +676,7 @@ void TcpConnection::update_send_window(const TcpSegment& seg) {
 }
 
 void TcpConnection::on_new_ack(const TcpSegment& seg, SeqNumber ack) {
+  rtx_head_pending_ = false;  // the head a refused retransmission meant is acknowledged now
   const uint32_t acked = static_cast<uint32_t>(ack - snd_una_);
   const uint32_t flight_before = static_cast<uint32_t>(snd_max_ - snd_una_);
   const sched::Duration rtt = take_rtt_sample(seg, ack);
@@ -769,10 +773,10 @@ void TcpConnection::retransmit_head() {
   const SeqNumber data_end = seq_add(snd_data_, send_queue_.size());
   if (snd_una_ < data_end) {
     const auto len = std::min<uint32_t>(effective_mss(), static_cast<uint32_t>(data_end - snd_una_));
-    send_data(snd_una_, len);
-    if (recovery_ == Recovery::Sack) high_rxt_ = seq_max(high_rxt_, snd_una_ + len);
+    rtx_head_pending_ = !send_data(snd_una_, len);
+    if (!rtx_head_pending_ && recovery_ == Recovery::Sack) high_rxt_ = seq_max(high_rxt_, snd_una_ + len);
   } else if (fin_queued_ && snd_una_ == fin_seq_) {
-    send_fin_only(fin_seq_);
+    rtx_head_pending_ = !send_fin_only(fin_seq_);
   }
 }
 
@@ -1010,7 +1014,7 @@ void TcpConnection::output() {
       const auto len = static_cast<uint32_t>(
           std::min<std::size_t>({unsent, effective_mss(), static_cast<std::size_t>(wnd - in_flight)}));
       if (!nagle_allows(len, unsent)) break;
-      send_data(snd_nxt_, len);
+      if (!send_data(snd_nxt_, len)) break;  // no room below: the retry timer goes on
     }
   }
   // Data waits with nothing in flight: a zero window, or a window too small to be worth it.
@@ -1040,7 +1044,7 @@ void TcpConnection::output_sack_recovery() {
           rtx_lost_bytes_ -= r.len;
           continue;
         }
-        send_data(r.seq, r.len);  // logs it again: no longer lost
+        if (!send_data(r.seq, r.len)) return;  // logs it again: no longer lost
         resent = true;
         break;
       }
@@ -1048,7 +1052,7 @@ void TcpConnection::output_sack_recovery() {
     }
     // Rule 1: the first lost unSACKed range above HighRxt.
     if (scoreboard_.next_lost(high_rxt_, snd_una_, mss, seq, len)) {
-      send_data(seq, len);
+      if (!send_data(seq, len)) return;
       high_rxt_ = seq_max(high_rxt_, seq + len);
       continue;
     }
@@ -1059,18 +1063,19 @@ void TcpConnection::output_sack_recovery() {
       const uint32_t in_window = limit > flight() ? limit - flight() : 0;
       const auto n = static_cast<uint32_t>(std::min<std::size_t>({unsent, mss, in_window}));
       if (n > 0 && (n == mss || n == unsent)) {
-        send_data(snd_nxt_, n);
+        if (!send_data(snd_nxt_, n)) return;
         continue;
       }
     } else if (fin_queued_ && snd_nxt_ == fin_seq_) {
-      send_fin_only(fin_seq_);
+      if (!send_fin_only(fin_seq_)) return;
       continue;
     }
     // Rule 3: an unSACKed range not yet deemed lost.
     if (scoreboard_.next_unsacked(high_rxt_, snd_una_, mss, seq, len)) {
       rtx_rule3_ = true;
-      send_data(seq, len);
+      const bool sent = send_data(seq, len);
       rtx_rule3_ = false;
+      if (!sent) return;
       high_rxt_ = seq_max(high_rxt_, seq + len);
       continue;
     }
@@ -1096,14 +1101,15 @@ int TcpConnection::send_syn(bool with_ack) {
   return rc;
 }
 
-void TcpConnection::send_data(SeqNumber seq, uint32_t len) {
+bool TcpConnection::send_data(SeqNumber seq, uint32_t len) {
   uint8_t flags = kAck;
   if (fin_queued_ && seq + len == fin_seq_) flags |= kFin;
   if (data_offset(seq + len) == send_queue_.size()) flags |= kPsh;
   const bool retransmission = seq < snd_max_;
   // Small for Nagle is what was asked for, not a full segment that SACK blocks shortened.
   const bool small = len < effective_mss();
-  transmit(flags, seq, len, false);
+  // No room below (a full transmit queue, no header buffer): not sent, so not lost either.
+  if (transmit(flags, seq, len, false) == ENOBUFS) return false;
   if (small) snd_sml_ = seq_max(snd_sml_, seq + len);
   const SeqNumber end = seq + len + ((flags & kFin) ? 1u : 0u);
   if (end > snd_nxt_) snd_nxt_ = end;
@@ -1128,13 +1134,14 @@ void TcpConnection::send_data(SeqNumber seq, uint32_t len) {
     rtt_start_ = layer_.sched_.now();
   }
   if (!rtx_timer_.armed() || rtx_mode_ == RtxMode::Persist) arm_retransmit();
+  return true;
 }
 
-void TcpConnection::send_fin_only(SeqNumber seq) {
+bool TcpConnection::send_fin_only(SeqNumber seq) {
   uint8_t flags = kAck | kFin;
   uint32_t len = 0;
   const bool retransmission = seq < snd_max_;
-  transmit(flags, seq, len, false);
+  if (transmit(flags, seq, len, false) == ENOBUFS) return false;
   if (seq + 1 > snd_nxt_) snd_nxt_ = seq + 1;
   if (seq + 1 > snd_max_) snd_max_ = seq + 1;
   if (retransmission) {
@@ -1143,6 +1150,7 @@ void TcpConnection::send_fin_only(SeqNumber seq) {
     note_retransmission(seq);
   }
   if (!rtx_timer_.armed() || rtx_mode_ == RtxMode::Persist) arm_retransmit();
+  return true;
 }
 
 void TcpConnection::note_retransmission(SeqNumber seq) {
@@ -1331,6 +1339,11 @@ int TcpConnection::transmit(uint8_t& flags, SeqNumber seq, uint32_t& len, bool s
   }
   const int rc = layer_.emit(tuple_.local_addr, tuple_.remote_addr, h, &send_queue_, len ? data_offset(seq) : 0, len);
   if (len < want) flags = h.flags;  // a FIN is not sent on a shortened segment
+  if (rc == ENOBUFS) {
+    // Nothing left: whatever this segment carried (data, the ACK) is still to be sent.
+    defer_output();
+    return rc;
+  }
   ++stats_.segments_sent;
   last_send_ = layer_.sched_.now();
   if (flags & kAck) {
@@ -1442,6 +1455,20 @@ void TcpConnection::on_persist_timeout() {
 
 void TcpConnection::on_delack_timer() {
   if (ack_pending_ && is_synchronized(state_)) send_ack();
+}
+
+void TcpConnection::defer_output() {
+  ++stats_.tx_deferred;
+  ++layer_.counters_.tx_deferred;
+  if (!retry_timer_.armed()) retry_timer_.arm_in(sched::Duration::zero());
+}
+
+// What found no room below goes again; a queue still full defers it once more.
+void TcpConnection::on_retry_timer() {
+  if (state_ == TcpState::Closed) return;
+  if (rtx_head_pending_) retransmit_head();
+  output();
+  if (state_ != TcpState::Closed && ack_now_) send_ack();
 }
 
 void TcpConnection::rearm_keepalive() {

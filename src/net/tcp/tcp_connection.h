@@ -73,6 +73,7 @@ struct TcpInfo {
   uint64_t bytes_acked = 0;
   uint64_t bytes_received = 0;    // in-order data bytes
   uint64_t retransmits = 0;       // segments sent again
+  uint64_t tx_deferred = 0;       // segments IPv4 had no room for (ENOBUFS): sent from the next pass
   uint64_t timeouts = 0;          // RTO expiries
   uint64_t fast_retransmits = 0;  // recoveries entered by dupacks or SACK
   uint64_t sack_recoveries = 0;
@@ -153,8 +154,11 @@ class TcpConnection {
   void output_sack_recovery();
   int send_syn(bool with_ack);
   // Sends [seq, seq + len) of queued data, with FIN if the data ends where the FIN goes.
-  void send_data(SeqNumber seq, uint32_t len);
-  void send_fin_only(SeqNumber seq);
+  // False when IPv4 had no room (ENOBUFS): nothing changed, and the retry timer sends it from
+  // the next pass.
+  bool send_data(SeqNumber seq, uint32_t len);
+  bool send_fin_only(SeqNumber seq);
+  void defer_output();
   void send_ack();
   void note_retransmission(SeqNumber seq);
   // Lost retransmissions in SACK recovery (see rtx_log_).
@@ -188,6 +192,7 @@ class TcpConnection {
   void on_retransmit_timeout();
   void on_persist_timeout();
   void on_delack_timer();
+  void on_retry_timer();
   void on_keepalive_timer();
   void rearm_keepalive();
   void on_wait_timer();
@@ -330,6 +335,9 @@ class TcpConnection {
   sched::Timer delack_timer_;
   sched::Timer keepalive_timer_;
   sched::Timer wait_timer_;  // TIME-WAIT, or an orphan's FIN-WAIT-2
+  // A segment found no room below (a full transmit queue, no buffer): output again next pass.
+  sched::Timer retry_timer_;
+  bool rtx_head_pending_ = false;  // ... and it was retransmit_head()'s
 
   TcpInfo stats_;
 };

@@ -736,6 +736,7 @@ void TcpLayer::append_counters(CounterList& out) const {
   out.push_back({"tcp.rx_segments", c.rx_segments});
   out.push_back({"tcp.tx_segments", c.tx_segments});
   out.push_back({"tcp.tx_errors", c.tx_errors});
+  out.push_back({"tcp.tx_deferred", c.tx_deferred});
   out.push_back({"tcp.tx_no_buffer", c.tx_no_buffer});
   out.push_back({"tcp.rsts_sent", c.rsts_sent});
   out.push_back({"tcp.drop.truncated", c.drop_truncated});

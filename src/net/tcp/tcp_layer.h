@@ -62,6 +62,7 @@ class TcpLayer final : public TransportReceiver, public UnreachableListener {
     uint64_t rx_segments = 0;   // segments handed to us
     uint64_t tx_segments = 0;   // segments IPv4 took
     uint64_t tx_errors = 0;     // segments IPv4 refused (no buffer, unreachable)
+    uint64_t tx_deferred = 0;   // ... of them for want of room (ENOBUFS): sent again from the next pass
     uint64_t tx_no_buffer = 0;  // no header buffer for a segment
     uint64_t rsts_sent = 0;
     uint64_t drop_truncated = 0;  // shorter than a header or its data offset

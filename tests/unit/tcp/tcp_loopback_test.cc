@@ -1,5 +1,6 @@
 // Two TcpLayers wired together through a fake link: 10 MB each way, byte-exact, with and
-// without seeded random loss, with SACK and without.
+// without seeded random loss, with SACK and without, and with a link that has room for only a
+// few segments per pass (ENOBUFS beyond: a full transmit queue), which must cost no loss.
 #include <cerrno>
 #include <deque>
 #include <random>
@@ -32,6 +33,11 @@ class Link final : public IpOutput {
       : self_(self), clock_(clock), out_(wire_out), peer_rx_(peer_rx), headers_(256, 2048), loss_(loss), rng_(seed) {}
 
   int send(wire::Ipv4Address dst, uint8_t, runtime::TxFrame frame) override {
+    if (budget_ > 0 && taken_ == budget_) {
+      ++refused;
+      return ENOBUFS;  // the transmit queue is full: nothing was taken
+    }
+    ++taken_;
     ++sent;
     if (loss_ > 0 && std::uniform_real_distribution<double>(0, 1)(rng_) < loss_) {
       ++dropped;
@@ -56,8 +62,13 @@ class Link final : public IpOutput {
   uint32_t mtu() const override { return 1500; }
   bool offload_checksum() const override { return false; }
 
+  // At most `n` segments a pass (0: no limit); new_pass() empties the queue.
+  void set_budget(std::size_t n) { budget_ = n; }
+  void new_pass() { taken_ = 0; }
+
   uint64_t sent = 0;
   uint64_t dropped = 0;
+  uint64_t refused = 0;
 
  private:
   wire::Ipv4Address self_;
@@ -67,6 +78,8 @@ class Link final : public IpOutput {
   mem::PacketPool headers_;
   double loss_;
   std::mt19937_64 rng_;
+  std::size_t budget_ = 0;
+  std::size_t taken_ = 0;
 };
 
 // An application that writes `total` bytes (in 64 KiB buffers), reads everything the other
@@ -134,6 +147,8 @@ struct LoopbackCase {
   // Empty: a fixed-window fake controller. Otherwise the controller make_congestion_control
   // gives for this name (the real NewReno or CUBIC in the full build).
   const char* congestion = "";
+  // Segments the link takes per pass (0: no limit).
+  std::size_t tx_budget = 0;
 };
 
 class TcpLoopback : public ::testing::TestWithParam<LoopbackCase> {};
@@ -149,6 +164,8 @@ TEST_P(TcpLoopback, ten_megabytes_each_way_byte_exact) {
   const wire::Ipv4Address addr_a = ip(10, 0, 0, 1), addr_b = ip(10, 0, 0, 2);
   Link link_a(addr_a, clock, a_to_b, rx_b, p.loss, p.seed);
   Link link_b(addr_b, clock, b_to_a, rx_a, p.loss, p.seed * 7 + 1);
+  link_a.set_budget(p.tx_budget);
+  link_b.set_budget(p.tx_budget);
 
   TcpConfig cfg;
   cfg.sack = p.sack;
@@ -190,6 +207,8 @@ TEST_P(TcpLoopback, ten_megabytes_each_way_byte_exact) {
     };
     const sched::Instant deadline = clock.now() + std::chrono::seconds(600);
     while (clock.now() < deadline) {
+      link_a.new_pass();
+      link_b.new_pass();
       deliver(a_to_b, b);
       deliver(b_to_a, a);
       sched.run_once();
@@ -219,6 +238,14 @@ TEST_P(TcpLoopback, ten_megabytes_each_way_byte_exact) {
       EXPECT_GT(link_a.dropped + link_b.dropped, 0u);
       EXPECT_GT(a.counters().retransmits + b.counters().retransmits, 0u);
     }
+    if (p.tx_budget > 0) {
+      // The link refused segments, and every one went again later: none was taken for lost.
+      EXPECT_GT(link_a.refused + link_b.refused, 0u);
+      EXPECT_GE(a.counters().tx_deferred + b.counters().tx_deferred, link_a.refused + link_b.refused);
+      if (p.loss == 0) {
+        EXPECT_EQ(a.counters().retransmits + b.counters().retransmits, 0u);
+      }
+    }
     TransitionCoverage all = a.coverage();
     all.merge(b.coverage());
     suite_coverage().merge(all);
@@ -240,12 +267,16 @@ INSTANTIATE_TEST_SUITE_P(Loopback, TcpLoopback,
                                            LoopbackCase{0.05, false, false, 5},
                                            LoopbackCase{0.01, true, true, 6, "newreno"},
                                            LoopbackCase{0.01, false, true, 7, "newreno"},
-                                           LoopbackCase{0.01, true, true, 8, "cubic"}),
+                                           LoopbackCase{0.01, true, true, 8, "cubic"},
+                                           LoopbackCase{0.0, true, true, 9, "cubic", 3},
+                                           LoopbackCase{0.0, false, true, 10, "newreno", 2},
+                                           LoopbackCase{0.02, true, true, 11, "cubic", 3}),
                          [](const ::testing::TestParamInfo<LoopbackCase>& i) {
                            return "loss" + std::to_string(static_cast<int>(i.param.loss * 100)) +
                                   (i.param.sack ? "_sack" : "_nosack") + (i.param.timestamps ? "_ts" : "_nots") +
                                   "_seed" + std::to_string(i.param.seed) +
-                                  (*i.param.congestion ? std::string("_") + i.param.congestion : std::string());
+                                  (*i.param.congestion ? std::string("_") + i.param.congestion : std::string()) +
+                                  (i.param.tx_budget ? "_budget" + std::to_string(i.param.tx_budget) : std::string());
                          });
 
 }  // namespace
