@@ -1,5 +1,7 @@
 #include "runtime/dpdk/dpdk_port.h"
 
+#include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -10,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <thread>
 
 #include "base/log.h"
@@ -96,8 +99,11 @@ int DpdkPort::setup(const Config& config) {
   info_.name = name;
   info_.mtu = mtu;
   leave_handshake_ = dev.driver_name && std::strcmp(dev.driver_name, "net_memif") == 0;
-  // memif's role defaults to server.
-  memif_server_ = spec.find("role=client") == std::string::npos && spec.find("role=slave") == std::string::npos;
+  // The arguments the driver was given (the port string, or a --vdev of dpdk.eal_args).
+  const rte_devargs* devargs = rte_dev_devargs(dev.device);
+  const std::string args = devargs && devargs->args ? devargs->args : "";
+  const std::optional<std::string> role = devarg(args, "role");
+  memif_server_ = !role || (*role != "client" && *role != "slave");  // memif's default role: server
 
   int socket = rte_eth_dev_socket_id(port_);
   if (socket < 0) socket = 0;
@@ -137,10 +143,15 @@ int DpdkPort::setup(const Config& config) {
   // on any network with jumbo frames).
   const uint32_t frame = mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN;
   const bool memif_jumbo = leave_handshake_ && dev.max_rx_pktlen != 0 && frame > dev.max_rx_pktlen;
-  if (memif_jumbo) {
-    const std::size_t bsize = memif_buffer_size(device_spec(config));
+  if (memif_jumbo && memif_server_) {
+    // memif's client allocates the buffers, and the server uses the client's size.
+    DEMI_INFO("dpdk", "{}: MTU {} over memif (the driver declares {}-byte frames at most); the client's "
+              "buffers must hold {} bytes: a demi client with the same dpdk.mtu has them",
+              name, mtu, dev.max_rx_pktlen, mtu + RTE_ETHER_HDR_LEN);
+  } else if (memif_jumbo) {
+    const std::size_t bsize = memif_buffer_size(args);
     if (bsize < mtu + std::size_t{RTE_ETHER_HDR_LEN}) {
-      DEMI_ERROR("dpdk", "{}: MTU {} needs memif buffers of at least {} bytes, and dpdk.port sets bsize={} "
+      DEMI_ERROR("dpdk", "{}: MTU {} needs memif buffers of at least {} bytes, and the port has bsize={} "
                  "(DPDK 22.11's memif does not carry a frame spread over several buffers intact)",
                  name, mtu, mtu + RTE_ETHER_HDR_LEN, bsize);
       return EINVAL;
@@ -253,7 +264,7 @@ int DpdkPort::control_kind(const rte_mbuf* m) const {
   return p[14 + sizeof kControlMagic];
 }
 
-bool DpdkPort::send_control(uint8_t kind) {
+bool DpdkPort::send_control(uint8_t kind, std::chrono::milliseconds patience) {
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
   if (!m) return false;
   auto* p = static_cast<uint8_t*>(static_cast<void*>(rte_pktmbuf_append(m, 60)));
@@ -264,8 +275,8 @@ bool DpdkPort::send_control(uint8_t kind) {
   std::memcpy(p + 12, kControlType, 2);
   std::memcpy(p + 14, kControlMagic, sizeof kControlMagic);
   p[14 + sizeof kControlMagic] = kind;
-  // The ring may be full for a moment: retry, bounded.
-  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+  // The ring may be full for a moment (the peer descheduled): retry, bounded.
+  auto until = std::chrono::steady_clock::now() + patience;
   while (rte_eth_tx_burst(port_, 0, &m, 1) == 0) {
     if (std::chrono::steady_clock::now() >= until) return rte_pktmbuf_free(m), false;
   }
@@ -300,12 +311,17 @@ void DpdkPort::wait_link_down(std::chrono::milliseconds limit) {
 
 void DpdkPort::leave() {
   if (parked_since_) {  // the peer leaves first: let its disconnection finish before ours
-    wait_link_down(kParkMax);
+    const auto parked_for = std::chrono::steady_clock::now() - *parked_since_;
+    wait_link_down(parked_for < kParkMax ? std::chrono::duration_cast<std::chrono::milliseconds>(kParkMax - parked_for)
+                                         : std::chrono::milliseconds(0));
     return;
   }
   if (!link_up()) return;
-  if (!send_control(kLeave)) {
-    DEMI_INFO("dpdk", "{}: could not announce leaving (TX ring full); closing anyway", info_.name);
+  // A ring that stays full means a peer that does not read, perhaps descheduled in a burst:
+  // closing under it is the crash this avoids, so keep trying as long as the answer may take.
+  if (!send_control(kLeave, kLeaveAckWait)) {
+    DEMI_WARN("dpdk", "{}: could not announce leaving in {} ms (the peer reads nothing); closing anyway",
+              info_.name, kLeaveAckWait.count());
     return;
   }
   bool answered = false, mutual = false;
@@ -335,7 +351,11 @@ void DpdkPort::leave() {
   DEMI_DEBUG("dpdk", "{}: leaving: acknowledged {}, both leaving {}", info_.name, answered, mutual);
   if (!link_up()) {  // the peer went away meanwhile: let its disconnection finish before ours
     std::this_thread::sleep_for(kDownGrace);
-  } else if (!answered) {
+  } else if (answered) {
+    // The peer may still be finishing the burst that carried its answer (memif reads the ring's
+    // flags and signals after publishing the frame), descheduled at worst: the grace period.
+    std::this_thread::sleep_for(kDownGrace);
+  } else {
     DEMI_INFO("dpdk", "{}: the peer did not acknowledge that this side is leaving (not a demi peer, or stalled)",
               info_.name);
   }

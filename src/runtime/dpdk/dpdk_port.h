@@ -55,7 +55,7 @@ class DpdkPort final : public Device, public mem::BlockOwner {
   rte_mbuf* to_mbuf(const TxFrame& frame, bool* never);
   // The memif leave handshake (see "Leaving a memif link" in dpdk_port.cc).
   bool link_up() const;
-  bool send_control(uint8_t kind);
+  bool send_control(uint8_t kind, std::chrono::milliseconds patience = std::chrono::milliseconds(50));
   int control_kind(const rte_mbuf* m) const;
   bool still_parked();
   void wait_link_down(std::chrono::milliseconds limit);

@@ -55,18 +55,30 @@ bool args_name_prefix(const std::vector<std::string>& args) {
 
 }  // namespace
 
-bool is_memif(const std::string& spec) { return spec.rfind("net_memif", 0) == 0; }
+bool is_memif(std::string_view spec) { return spec.rfind("net_memif", 0) == 0; }
 
-std::size_t memif_buffer_size(const std::string& spec) {
-  const std::size_t at = spec.find(",bsize=");
-  if (at == std::string::npos) return 2048;
-  return static_cast<std::size_t>(std::strtoull(spec.c_str() + at + 7, nullptr, 10));
+std::optional<std::string> devarg(std::string_view spec, std::string_view key) {
+  std::optional<std::string> value;
+  while (!spec.empty()) {
+    const std::size_t comma = spec.find(',');
+    const std::string_view item = spec.substr(0, comma);
+    if (item.size() > key.size() && item.substr(0, key.size()) == key && item[key.size()] == '=')
+      value = std::string(item.substr(key.size() + 1));
+    if (comma == std::string_view::npos) break;
+    spec.remove_prefix(comma + 1);
+  }
+  return value;
+}
+
+std::size_t memif_buffer_size(std::string_view spec) {
+  const std::optional<std::string> b = devarg(spec, "bsize");
+  return b ? static_cast<std::size_t>(std::strtoull(b->c_str(), nullptr, 10)) : 2048;
 }
 
 std::string device_spec(const Config& config) {
   std::string spec = config.get_string("dpdk.port");
   const auto frame = static_cast<std::size_t>(config.get_int("dpdk.mtu")) + 14;
-  if (is_memif(spec) && spec.find(",bsize=") == std::string::npos && frame > memif_buffer_size(spec)) {
+  if (is_memif(spec) && !devarg(spec, "bsize") && frame > memif_buffer_size(spec)) {
     std::size_t b = 2048;
     while (b < frame) b *= 2;
     spec += ",bsize=" + std::to_string(b);

@@ -79,6 +79,13 @@ TEST(DpdkDeviceSpec, MemifBuffersHoldAWholeFrame) {
   EXPECT_EQ(spec("0000:3b:00.0", 9000), "0000:3b:00.0");
   EXPECT_EQ(dpdk::memif_buffer_size(memif), 2048u);
   EXPECT_EQ(dpdk::memif_buffer_size(memif + ",bsize=4096,rsize=11"), 4096u);
+  // Keys are whole items: the last one counts (as DPDK's drivers read them), and a key that
+  // ends another's name, or a value that looks like a key, is not it.
+  EXPECT_EQ(dpdk::memif_buffer_size("role=client,bsize=4096,bsize=8192"), 8192u);
+  EXPECT_EQ(dpdk::memif_buffer_size("net_memif0,xbsize=4096"), 2048u);
+  EXPECT_EQ(dpdk::devarg("net_memif0,socket=/tmp/role=client.sock", "role"), std::nullopt);
+  EXPECT_EQ(dpdk::devarg("role=client,id=0", "role"), "client");
+  EXPECT_EQ(spec(memif + ",bsize=1024", 9000), memif + ",bsize=1024");  // refused at open
 }
 
 TEST(DpdkPort, OpensBothMemifPortsAndLinksUp) {
