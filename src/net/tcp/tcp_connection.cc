@@ -1110,6 +1110,7 @@ bool TcpConnection::send_data(SeqNumber seq, uint32_t len) {
   const bool small = len < effective_mss();
   // No room below (a full transmit queue, no header buffer): not sent, so not lost either.
   if (transmit(flags, seq, len, false) == ENOBUFS) return false;
+  if (seq == snd_una_) rtx_head_pending_ = false;  // the head went (by whichever path)
   if (small) snd_sml_ = seq_max(snd_sml_, seq + len);
   const SeqNumber end = seq + len + ((flags & kFin) ? 1u : 0u);
   if (end > snd_nxt_) snd_nxt_ = end;
@@ -1142,6 +1143,7 @@ bool TcpConnection::send_fin_only(SeqNumber seq) {
   uint32_t len = 0;
   const bool retransmission = seq < snd_max_;
   if (transmit(flags, seq, len, false) == ENOBUFS) return false;
+  if (seq == snd_una_) rtx_head_pending_ = false;
   if (seq + 1 > snd_nxt_) snd_nxt_ = seq + 1;
   if (seq + 1 > snd_max_) snd_max_ = seq + 1;
   if (retransmission) {
@@ -1340,8 +1342,13 @@ int TcpConnection::transmit(uint8_t& flags, SeqNumber seq, uint32_t& len, bool s
   const int rc = layer_.emit(tuple_.local_addr, tuple_.remote_addr, h, &send_queue_, len ? data_offset(seq) : 0, len);
   if (len < want) flags = h.flags;  // a FIN is not sent on a shortened segment
   if (rc == ENOBUFS) {
-    // Nothing left: whatever this segment carried (data, the ACK) is still to be sent.
-    defer_output();
+    // Nothing left: whatever this segment carried (data, the ACK) is still to be sent, from the
+    // next pass. A SYN or a RST is not: the retransmission timer sends a SYN again, and a RST
+    // answers a segment that will come again.
+    if (!(flags & (kSyn | kRst))) {
+      if (flags & kAck) ack_pending_ = ack_now_ = true;  // the window update or ACK it carried is owed
+      defer_output();
+    }
     return rc;
   }
   ++stats_.segments_sent;
@@ -1468,7 +1475,7 @@ void TcpConnection::on_retry_timer() {
   if (state_ == TcpState::Closed) return;
   if (rtx_head_pending_) retransmit_head();
   output();
-  if (state_ != TcpState::Closed && ack_now_) send_ack();
+  if (state_ != TcpState::Closed && is_synchronized(state_) && ack_now_) send_ack();
 }
 
 void TcpConnection::rearm_keepalive() {
