@@ -381,6 +381,7 @@ typedef struct conn {
   unsigned long next;     /* index of the message being exchanged */
   size_t size;            /* its size */
   uint64_t key;           /* its pattern */
+  uint8_t *expect;        /* its bytes, to check the echo against (o->size bytes) */
   size_t got;             /* bytes of its echo received so far */
   struct timespec start;  /* when it was pushed */
   dmtr_sgarray_t out;     /* the pushed sga (freed when its push completed) */
@@ -449,7 +450,8 @@ static int send_message(const options_t *o, conn_t *c, unsigned long ci, dmtr_qt
   if (rc) return rc;
   p = c->out.sga_segs[0].sgaseg_buf;
   c->key = pattern_key(o->seed, ci, c->next);
-  for (i = 0; i < c->size; ++i) p[i] = pattern_byte(c->key, i);
+  for (i = 0; i < c->size; ++i) c->expect[i] = pattern_byte(c->key, i);
+  memcpy(p, c->expect, c->size);
   clock_gettime(CLOCK_MONOTONIC, &c->start);
   c->got = 0;
   rc = o->tcp ? dmtr_push(qt, c->qd, &c->out)
@@ -509,6 +511,13 @@ static int run_client(const options_t *o) {
     goto out;
   }
   for (ci = 0; ci < o->conns; ++ci) conns[ci].qd = -1;
+  for (ci = 0; ci < o->conns; ++ci) {
+    if (!(conns[ci].expect = malloc(o->size ? o->size : 1))) {
+      fprintf(stderr, "demi-echo client: out of memory\n");
+      status = 1;
+      goto out;
+    }
+  }
   /* Open every connection. */
   for (ci = 0; ci < o->conns; ++ci) {
     dmtr_qtoken_t qt;
@@ -612,18 +621,17 @@ static int run_client(const options_t *o) {
           status = 1;
           goto out;
         }
-        for (k = 0; k < in->sga_segs[s].sgaseg_len; ++k) {
-          if (p[k] != pattern_byte(c->key, c->got + k)) {
-            if (!o->tcp) {
-              stale = 1;
-              break;
-            }
-            fprintf(stderr, "demi-echo client: connection %lu message %lu byte %zu is wrong\n", ci, c->next,
-                    c->got + k);
-            dmtr_sgafree(&qr.qr_value.sga);
-            status = 1;
-            goto out;
+        if (memcmp(p, c->expect + c->got, in->sga_segs[s].sgaseg_len) != 0) {
+          if (!o->tcp) {
+            stale = 1;
+            break;
           }
+          for (k = 0; p[k] == c->expect[c->got + k]; ++k) {
+          }
+          fprintf(stderr, "demi-echo client: connection %lu message %lu byte %zu is wrong\n", ci, c->next, c->got + k);
+          dmtr_sgafree(&qr.qr_value.sga);
+          status = 1;
+          goto out;
         }
         if (!stale) c->got += in->sga_segs[s].sgaseg_len;
       }
@@ -698,6 +706,8 @@ out:
       }
     }
   }
+  if (conns)
+    for (ci = 0; ci < o->conns; ++ci) free(conns[ci].expect);
   free(conns);
   free(rtts);
   free(qts);
