@@ -931,18 +931,7 @@ void TcpConnection::process_fin() {
 
 // ================================================================ sending
 
-bool TcpConnection::can_send_data() const {
-  switch (state_) {
-    case TcpState::Established:
-    case TcpState::CloseWait:
-    case TcpState::FinWait1:
-    case TcpState::Closing:
-    case TcpState::LastAck:
-      return true;
-    default:
-      return false;
-  }
-}
+bool TcpConnection::can_send_data() const { return sends_data(state_); }
 
 std::size_t TcpConnection::unsent_bytes() const {
   const int32_t off = snd_nxt_ - snd_data_;

@@ -598,19 +598,9 @@ int TcpLayer::abort(SocketId s) {
 }
 
 namespace {
-bool owes_peer(TcpState s) {
-  switch (s) {
-    case TcpState::SynReceived:
-    case TcpState::Established:
-    case TcpState::CloseWait:
-    case TcpState::FinWait1:
-    case TcpState::Closing:
-    case TcpState::LastAck:
-      return true;
-    default:
-      return false;
-  }
-}
+// A connection the application let go of that still owes its peer data, a FIN or the end of
+// the handshake.
+bool owes_peer(TcpState s) { return s == TcpState::SynReceived || sends_data(s); }
 }  // namespace
 
 std::size_t TcpLayer::unfinished() const {

@@ -55,4 +55,18 @@ constexpr bool is_synchronized(TcpState s) {
   return s != TcpState::Closed && s != TcpState::Listen && s != TcpState::SynSent;
 }
 
+// The states that may send data: established, and closing while our data or FIN is still going.
+constexpr bool sends_data(TcpState s) {
+  switch (s) {
+    case TcpState::Established:
+    case TcpState::CloseWait:
+    case TcpState::FinWait1:
+    case TcpState::Closing:
+    case TcpState::LastAck:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace demi::net::tcp
