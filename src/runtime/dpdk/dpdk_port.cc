@@ -349,11 +349,10 @@ void DpdkPort::leave() {
     }
   }
   DEMI_DEBUG("dpdk", "{}: leaving: acknowledged {}, both leaving {}", info_.name, answered, mutual);
-  if (!link_up()) {  // the peer went away meanwhile: let its disconnection finish before ours
-    std::this_thread::sleep_for(kDownGrace);
-  } else if (answered) {
+  if (answered || !link_up()) {
     // The peer may still be finishing the burst that carried its answer (memif reads the ring's
-    // flags and signals after publishing the frame), descheduled at worst: the grace period.
+    // flags and signals after publishing the frame), descheduled at worst; or it went away
+    // meanwhile and its disconnection is under way: the grace period either way.
     std::this_thread::sleep_for(kDownGrace);
   } else {
     DEMI_INFO("dpdk", "{}: the peer did not acknowledge that this side is leaving (not a demi peer, or stalled)",
