@@ -316,7 +316,12 @@ void DpdkPort::leave() {
                                          : std::chrono::milliseconds(0));
     return;
   }
-  if (!link_up()) return;
+  if (!link_up()) {
+    // No peer; or one that just went, whose disconnection memif's interrupt thread may still be
+    // carrying out: ours must not run beside it.
+    std::this_thread::sleep_for(kDownGrace);
+    return;
+  }
   // A ring that stays full means a peer that does not read, perhaps descheduled in a burst:
   // closing under it is the crash this avoids, so keep trying as long as the answer may take.
   if (!send_control(kLeave, kLeaveAckWait)) {

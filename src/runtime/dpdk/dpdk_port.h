@@ -41,6 +41,8 @@ class DpdkPort final : public Device, public mem::BlockOwner {
   uint16_t port_id() const { return port_; }
   // True while the peer has said it is leaving and no burst may touch the port (see receive()).
   bool parked() const { return parked_since_.has_value(); }
+  // The link's state as the driver last set it (no burst, no ring access).
+  bool link_up() const;
   // dpdk.tx_copy_threshold, changed at run time (for the benchmark that measures it).
   void set_copy_threshold(std::size_t bytes) { copy_threshold_ = bytes; }
   // mbufs of the packet pool not in use (for leak checks).
@@ -54,7 +56,6 @@ class DpdkPort final : public Device, public mem::BlockOwner {
   mem::Block* wrap(rte_mbuf* m);
   rte_mbuf* to_mbuf(const TxFrame& frame, bool* never);
   // The memif leave handshake (see "Leaving a memif link" in dpdk_port.cc).
-  bool link_up() const;
   bool send_control(uint8_t kind, std::chrono::milliseconds patience = std::chrono::milliseconds(50));
   int control_kind(const rte_mbuf* m) const;
   bool still_parked();

@@ -15,6 +15,11 @@
 #include <demi/catnip.h>
 #include <demi/libos.h>
 
+#include <thread>
+
+#include "modules/catnip/catnip_module.h"
+#include "runtime/dpdk/dpdk_port.h"
+
 using namespace demi;
 using namespace std::chrono_literals;
 
@@ -55,6 +60,25 @@ Hosts& hosts() {
   }();
   return h;
 }
+
+// Both hosts live in this process, so neither port can answer the other's leave (DpdkPort's
+// memif handshake): before the EAL goes, the client closes first (memif's interrupt thread then
+// disconnects the server), and the server closes once its link is down and that is done.
+class CloseHostsInOrder : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    Hosts& h = hosts();
+    h.client.reset();
+    if (!h.server) return;
+    auto* catnip = dynamic_cast<catnip::CatnipModule*>(h.server->module("catnip"));
+    auto* port = catnip ? dynamic_cast<runtime::dpdk::DpdkPort*>(&catnip->device()) : nullptr;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (port && port->link_up() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    h.server.reset();
+  }
+};
+const auto* const close_hosts_in_order = ::testing::AddGlobalTestEnvironment(new CloseHostsInOrder);
 
 // Waits for qt on `waiter` while `other` runs too (both hosts live on this thread). Bounded.
 int wait_both(LibOS& waiter, QToken qt, LibOS& other, QResult* out) {

@@ -48,6 +48,23 @@ Ports& ports() {
   return p;
 }
 
+// Both ports live in this process, so neither can answer the other's leave (DpdkPort's memif
+// handshake): before the EAL goes, the client closes first (memif's interrupt thread then
+// disconnects the server), and the server closes once its link is down and that is done.
+class ClosePortsInOrder : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    Ports& p = ports();
+    p.client.reset();
+    if (!p.server) return;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (p.server->link_up() && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    p.server.reset();
+  }
+};
+const auto* const close_ports_in_order = ::testing::AddGlobalTestEnvironment(new ClosePortsInOrder);
+
 // Polls `rx` until a frame arrives (bounded).
 RxFrame receive_one(Device& rx) {
   RxFrame f[1];
