@@ -43,6 +43,9 @@ class DpdkPort final : public Device, public mem::BlockOwner {
   bool parked() const { return parked_since_.has_value(); }
   // The link's state as the driver last set it (no burst, no ring access).
   bool link_up() const;
+  // Sleeps (no burst) until the link is down or `limit` has passed, then for the grace period
+  // that memif's interrupt thread takes to finish a disconnection.
+  void wait_link_down(std::chrono::milliseconds limit);
   // dpdk.tx_copy_threshold, changed at run time (for the benchmark that measures it).
   void set_copy_threshold(std::size_t bytes) { copy_threshold_ = bytes; }
   // mbufs of the packet pool not in use (for leak checks).
@@ -59,7 +62,6 @@ class DpdkPort final : public Device, public mem::BlockOwner {
   bool send_control(uint8_t kind, std::chrono::milliseconds patience = std::chrono::milliseconds(50));
   int control_kind(const rte_mbuf* m) const;
   bool still_parked();
-  void wait_link_down(std::chrono::milliseconds limit);
   void leave();
 
   uint16_t port_ = 0;

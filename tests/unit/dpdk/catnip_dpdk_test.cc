@@ -15,8 +15,6 @@
 #include <demi/catnip.h>
 #include <demi/libos.h>
 
-#include <thread>
-
 #include "modules/catnip/catnip_module.h"
 #include "runtime/dpdk/dpdk_port.h"
 
@@ -72,9 +70,7 @@ class CloseHostsInOrder : public ::testing::Environment {
     if (!h.server) return;
     auto* catnip = dynamic_cast<catnip::CatnipModule*>(h.server->module("catnip"));
     auto* port = catnip ? dynamic_cast<runtime::dpdk::DpdkPort*>(&catnip->device()) : nullptr;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (port && port->link_up() && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (port) port->wait_link_down(std::chrono::seconds(5));
     h.server.reset();
   }
 };

@@ -57,9 +57,7 @@ class ClosePortsInOrder : public ::testing::Environment {
     Ports& p = ports();
     p.client.reset();
     if (!p.server) return;
-    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (p.server->link_up() && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    p.server->wait_link_down(std::chrono::seconds(5));
     p.server.reset();
   }
 };
